@@ -1,0 +1,102 @@
+"""Everything one server process holds, built by the app's lifespan."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from chatdesk.realtime.broker import Broker, MemoryBroker, RedisBroker
+from chatdesk.realtime.hub import Hub
+from chatdesk.realtime.presence import Presence
+from chatdesk.services.customers import Customers
+from chatdesk.services.tickets import Tickets
+from chatdesk.services.writer import Writer
+from chatdesk.settings import Settings
+from chatdesk.store.db import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+def _begin_immediate(conn, *_args) -> None:  # type: ignore[no-untyped-def]
+    # The writer's SQLite transactions take the write lock up front, so a second
+    # process (or the CLI) waits on busy_timeout instead of failing on lock upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class Desk:
+    settings: Settings
+    engine: AsyncEngine
+    write_engine: AsyncEngine
+    reads: async_sessionmaker[AsyncSession]
+    writes: async_sessionmaker[AsyncSession]
+    broker: Broker
+    hub: Hub
+    writer: Writer
+    presence: Presence
+    tickets: Tickets
+    customers: Customers
+    connections: set = field(default_factory=set)
+    demo_site_key: str | None = None
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Desk:
+        engine = make_engine(settings)
+        if settings.is_sqlite:
+            write_engine = make_engine(settings)
+            sync = write_engine.sync_engine
+
+            @event.listens_for(sync, "connect")
+            def _no_implicit_tx(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+                dbapi_connection.isolation_level = None
+
+            event.listen(sync, "begin", _begin_immediate)
+        else:
+            write_engine = engine
+        reads = make_sessionmaker(engine)
+        writes = make_sessionmaker(write_engine)
+        broker: Broker = (
+            RedisBroker(settings.redis_url, settings.redis_prefix)
+            if settings.redis_url
+            else MemoryBroker()
+        )
+        hub = Hub()
+        writer = Writer(writes, broker.publish, settings.writer_batch_max)
+        presence = Presence(hub, broker.publish)
+        desk = cls(
+            settings=settings,
+            engine=engine,
+            write_engine=write_engine,
+            reads=reads,
+            writes=writes,
+            broker=broker,
+            hub=hub,
+            writer=writer,
+            presence=presence,
+            tickets=Tickets(writer, reads),
+            customers=Customers(writer, reads),
+        )
+        await broker.start(hub.deliver, hub.resync)
+        writer.start()
+        presence.start()
+        return desk
+
+    async def close(self) -> None:
+        await self.presence.stop()
+        await self.writer.stop()
+        await self.broker.close()
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
+
+    async def database_ok(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception as exc:
+            log.warning("database check failed: %s", type(exc).__name__)
+            return False

@@ -1,0 +1,184 @@
+"""What the visitor and agent channels share: handshake, read loop, errors, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from chatdesk.desk import Desk
+from chatdesk.errors import BadRequest, ChatdeskError, Unauthorized
+from chatdesk.realtime.connection import UNAUTHORIZED, Connection
+from chatdesk.realtime.cursors import Cursors
+from chatdesk.realtime.protocol import (
+    MSGPACK_PROTOCOL,
+    SUBPROTOCOLS,
+    ClientFrame,
+    Encoding,
+    Error,
+    decode,
+    encode,
+    parse,
+)
+from chatdesk.realtime.protocol import Ok as OkFrame
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 10.0
+MAX_IN_FLIGHT = 32
+POLICY_VIOLATION = 1008
+
+
+class Settle:
+    """Queued after a catch-up reply: live events of ``ticket`` flow from ``seq`` on."""
+
+    def __init__(self, ticket: int, seq: int, catch_up: bool = False) -> None:
+        self.ticket = ticket
+        self.seq = seq
+        self.catch_up = catch_up
+
+
+class Channel:
+    """One client's session on a channel; subclasses handle frames and render pushes."""
+
+    frames: dict[str, type[ClientFrame]]
+
+    def __init__(self, desk: Desk, websocket: WebSocket) -> None:
+        self.desk = desk
+        self.websocket = websocket
+        offered = websocket.scope.get("subprotocols") or []
+        self.subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
+        self.encoding: Encoding = "msgpack" if self.subprotocol == MSGPACK_PROTOCOL else "json"
+        self.conn = Connection(websocket, self.encoding, desk.settings.send_queue_size, self.render)
+        self.cursors = Cursors(self._fetch)
+        self.topics: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    # -- subclass hooks
+    async def hello(self, raw: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def handle(self, frame: ClientFrame) -> None:
+        raise NotImplementedError
+
+    async def render(self, item: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def cleanup(self) -> None:
+        """Called once when the socket is gone."""
+
+    def public_only(self) -> bool:
+        return False
+
+    # -- shared machinery
+    async def _fetch(self, ticket: int, after: int, up_to: int | None) -> list[Any]:
+        events = await self.desk.tickets.events(ticket, after, up_to)
+        return events
+
+    def subscribe(self, topic: str) -> None:
+        if topic not in self.topics:
+            self.topics.add(topic)
+            self.desk.hub.subscribe(topic, self.conn)
+
+    def unsubscribe(self, topic: str) -> None:
+        if topic in self.topics:
+            self.topics.discard(topic)
+            self.desk.hub.unsubscribe(topic, self.conn)
+
+    def ok(self, rid: str | None, **result: Any) -> None:
+        self.conn.send(OkFrame(rid, result))
+
+    async def serve(self) -> None:
+        ws = self.websocket
+        await ws.accept(subprotocol=self.subprotocol)
+        self.conn.start()
+        self.desk.connections.add(self)
+        try:
+            try:
+                first = await asyncio.wait_for(self._receive(), HELLO_TIMEOUT_S)
+                if first is None:
+                    return
+                raw = decode(first, self.encoding, self.desk.settings.max_frame_bytes)
+                if raw["type"] != "hello":
+                    raise Unauthorized("the first frame must be 'hello'")
+                await self.hello(raw)
+            except (TimeoutError, ChatdeskError) as exc:
+                error = exc if isinstance(exc, ChatdeskError) else Unauthorized("no hello in time")
+                if isinstance(error, BadRequest):
+                    error = Unauthorized(f"hello refused: {error.detail}")
+                await self._refuse(error)
+                return
+            await self._read_loop()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.desk.connections.discard(self)
+            for topic in list(self.topics):
+                self.unsubscribe(topic)
+            for task in list(self._tasks):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await self.cleanup()
+            if not self.conn.closed:
+                await self.conn.stop()
+            else:
+                await self.conn.wait_closed()
+
+    async def _refuse(self, error: ChatdeskError) -> None:
+        """Authentication failed: one error frame, then close 4401."""
+        with contextlib.suppress(Exception):
+            data = encode(Error.of(error, None).wire(), self.encoding)
+            if isinstance(data, bytes):
+                await self.websocket.send_bytes(data)
+            else:
+                await self.websocket.send_text(data)
+        await self.conn.stop()
+        if self.websocket.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(UNAUTHORIZED, "unauthorized")
+
+    async def _receive(self) -> str | bytes | None:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        return text if text is not None else message.get("bytes") or b""
+
+    async def _read_loop(self) -> None:
+        limit = self.desk.settings.max_frame_bytes
+        while not self.conn.closed:
+            data = await self._receive()
+            if data is None:
+                return
+            try:
+                frame = parse(decode(data, self.encoding, limit), self.frames)
+            except ChatdeskError as exc:
+                self.conn.send(Error.of(exc, getattr(exc, "rid", None)))
+                continue
+            await self._slots.acquire()
+            task = asyncio.create_task(self._run(frame))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, frame: ClientFrame) -> None:
+        try:
+            await self.handle(frame)
+        except ChatdeskError as exc:
+            self.conn.send(Error.of(exc, getattr(frame, "rid", None)))
+        except Exception:
+            log.exception("frame %s failed", frame.type)
+            self.conn.send(
+                Error(getattr(frame, "rid", None), "unavailable", "internal error; retry")
+            )
+        finally:
+            self._slots.release()
+
+    def run_soon(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,112 @@
+"""One socket: a bounded send queue drained by one writer task.
+
+Pushes from the hub never wait on a socket. A client that does not read fills its
+queue and is closed with 1013, to catch up by seq when it returns; the server's
+memory per connection stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from chatdesk.realtime.protocol import Encoding, ServerFrame, encode
+
+log = logging.getLogger(__name__)
+
+TRY_AGAIN_LATER = 1013
+SERVICE_RESTART = 1012
+UNAUTHORIZED = 4401
+Render = Callable[[Any], Awaitable[list[dict[str, Any]]]]
+
+
+class _Close:
+    def __init__(self, code: int, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+
+
+class Connection:
+    def __init__(
+        self, websocket: WebSocket, encoding: Encoding, queue_size: int, render: Render
+    ) -> None:
+        self.websocket = websocket
+        self.encoding = encoding
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self._render = render
+        self._task: asyncio.Task[None] | None = None
+        self.closed = False
+        self.close_code: int | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._send_loop())
+
+    def push(self, item: Any) -> None:
+        """Queue a frame or bus message; never blocks. Overflow closes with 1013."""
+        if self.closed:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.close_soon(TRY_AGAIN_LATER, "too slow: reconnect and sync")
+
+    def send(self, frame: ServerFrame) -> None:
+        self.push(frame)
+
+    def close_soon(self, code: int, reason: str = "") -> None:
+        """Close after what is queued (or at once when the queue is full)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
+        if self._queue.full():
+            # Drop the backlog: the client catches up by seq when it reconnects.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        self._queue.put_nowait(_Close(code, reason))
+
+    async def _send_loop(self) -> None:
+        ws = self.websocket
+        try:
+            while True:
+                item = await self._queue.get()
+                if isinstance(item, _Close):
+                    with contextlib.suppress(Exception):
+                        await ws.close(item.code, item.reason)
+                    return
+                if isinstance(item, ServerFrame):
+                    frames = [item.wire()]
+                else:
+                    frames = await self._render(item)
+                for frame in frames:
+                    data = encode(frame, self.encoding)
+                    if isinstance(data, bytes):
+                        await ws.send_bytes(data)
+                    else:
+                        await ws.send_text(data)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.closed = True
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("connection writer failed")
+            self.closed = True
+            with contextlib.suppress(Exception):
+                await ws.close(1011)
+
+    async def wait_closed(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task

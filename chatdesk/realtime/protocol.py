@@ -1,0 +1,632 @@
+"""Every frame of the visitor and agent channels, typed, with decode and encode.
+
+Client frames are frozen dataclasses built from a decoded map by ``parse``,
+which checks every field against its annotation and the contract's limits and
+raises BadRequest (carrying the frame's ``rid`` when it had one). Server frames
+are dataclasses whose ``wire()`` gives the map sent on the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+
+import msgpack
+
+from chatdesk.errors import BadRequest, ChatdeskError
+
+JSON_PROTOCOL = "chatdesk.json"
+MSGPACK_PROTOCOL = "chatdesk.msgpack"
+SUBPROTOCOLS = (JSON_PROTOCOL, MSGPACK_PROTOCOL)
+
+MAX_ID_CHARS = 64
+MAX_BODY_CHARS = 10_000
+MAX_NAME_CHARS = 200
+MAX_EMAIL_CHARS = 320
+MAX_LIST_ITEMS = 100
+
+Encoding = Literal["json", "msgpack"]
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode(data: str | bytes, encoding: Encoding, max_bytes: int) -> dict[str, Any]:
+    """Turn one socket frame into a map; BadRequest for anything that is not one."""
+    if len(data) > max_bytes:
+        raise BadRequest(f"frame is larger than {max_bytes} bytes")
+    try:
+        if encoding == "msgpack":
+            if isinstance(data, str):
+                raise BadRequest("chatdesk.msgpack frames must be binary")
+            value = msgpack.unpackb(
+                data,
+                raw=False,
+                strict_map_key=True,
+                max_str_len=max_bytes,
+                max_bin_len=max_bytes,
+                max_array_len=10_000,
+                max_map_len=1_000,
+                max_ext_len=0,
+            )
+        else:
+            value = json.loads(data)
+    except BadRequest:
+        raise
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise BadRequest(f"frame is not valid {encoding}") from None
+    if not isinstance(value, dict):
+        raise BadRequest("a frame must be a map with a string field 'type'")
+    if not isinstance(value.get("type"), str):
+        raise BadRequest("a frame must have a string field 'type'")
+    return value
+
+
+def encode(frame: dict[str, Any], encoding: Encoding) -> str | bytes:
+    if encoding == "msgpack":
+        return msgpack.packb(frame, use_bin_type=True)
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- field checks
+
+
+def _check_text(name: str, value: str, max_chars: int, min_chars: int = 0) -> str:
+    if "\x00" in value:
+        raise BadRequest(f"'{name}' must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"'{name}' must be valid Unicode text (no lone surrogates)") from None
+    if len(value) > max_chars:
+        raise BadRequest(f"'{name}' is longer than {max_chars} characters")
+    if len(value) < min_chars:
+        raise BadRequest(f"'{name}' must have at least {min_chars} character(s)")
+    return value
+
+
+# Per-field text limits; unnamed string fields get MAX_ID_CHARS.
+_TEXT_LIMITS: dict[str, tuple[int, int]] = {
+    "body": (1, MAX_BODY_CHARS),
+    "rid": (1, MAX_ID_CHARS),
+    "client_msg_id": (1, MAX_ID_CHARS),
+    "site": (1, MAX_ID_CHARS),
+    "visitor_token": (1, 256),
+    "token": (1, 256),
+    "name": (0, MAX_NAME_CHARS),
+    "email": (0, MAX_EMAIL_CHARS),
+    "to": (1, 32),
+    "reason": (1, 32),
+}
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(hint) if a is not type(None)]
+        if value is None:
+            if type(None) in get_args(hint):
+                return None
+            raise BadRequest(f"'{name}' must not be null")
+        return _coerce(name, value, options[0])
+    if value is None:
+        raise BadRequest(f"'{name}' must not be null")
+    if hint is str:
+        if not isinstance(value, str):
+            raise BadRequest(f"'{name}' must be a string")
+        low, high = _TEXT_LIMITS.get(name, (0, MAX_ID_CHARS))
+        return _check_text(name, value, high, low)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise BadRequest(f"'{name}' must be true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BadRequest(f"'{name}' must be a whole number")
+        # Ids and seqs are 32-bit in the store; anything wider cannot name a thing.
+        if not -(2**31) <= value < 2**31:
+            raise BadRequest(f"'{name}' is out of range")
+        return value
+    if origin is tuple:  # tuple[X, ...]: a bounded list
+        (item,) = get_args(hint)[:1]
+        if not isinstance(value, list):
+            raise BadRequest(f"'{name}' must be a list")
+        if len(value) > MAX_LIST_ITEMS:
+            raise BadRequest(f"'{name}' has more than {MAX_LIST_ITEMS} items")
+        return tuple(_coerce(name, v, item) for v in value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise BadRequest(f"'{name}' must be a map")
+        return value
+    raise TypeError(f"protocol field {name!r} has an unsupported annotation {hint!r}")
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = get_type_hints(cls)
+    return hints
+
+
+class ClientFrame:
+    """Base of every frame a client sends; subclasses are frozen slotted dataclasses."""
+
+    type: ClassVar[str]
+
+    @classmethod
+    def build(cls, raw: dict[str, Any]) -> ClientFrame:
+        rid = raw.get("rid")
+        try:
+            hints = _hints(cls)
+            values: dict[str, Any] = {}
+            for f in fields(cls):  # type: ignore[arg-type]
+                if f.name in raw:
+                    values[f.name] = _coerce(f.name, raw[f.name], hints[f.name])
+                elif f.default is MISSING and f.default_factory is MISSING:
+                    raise BadRequest(f"'{cls.type}' needs the field '{f.name}'")
+            return cls(**values)
+        except ChatdeskError as exc:
+            if isinstance(rid, str) and 0 < len(rid) <= MAX_ID_CHARS:
+                exc.rid = rid  # type: ignore[attr-defined]
+            raise
+
+
+# --------------------------------------------------------------------------- visitor frames
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorHello(ClientFrame):
+    type: ClassVar[str] = "hello"
+    site: str
+    visitor_token: str | None = None
+    identity: dict | None = None
+    after_seq: int | None = None
+    page_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorMessage(ClientFrame):
+    type: ClassVar[str] = "message"
+    client_msg_id: str
+    body: str
+    rid: str | None = None
+    attachments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorTyping(ClientFrame):
+    type: ClassVar[str] = "typing"
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorRead(ClientFrame):
+    type: ClassVar[str] = "read"
+    seq: int
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorProfile(ClientFrame):
+    type: ClassVar[str] = "profile"
+    rid: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorSync(ClientFrame):
+    type: ClassVar[str] = "sync"
+    after_seq: int
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping(ClientFrame):
+    """Added to the contract: an application-level keepalive answered ``ok``."""
+
+    type: ClassVar[str] = "ping"
+    rid: str | None = None
+
+
+VISITOR_FRAMES: dict[str, type[ClientFrame]] = {
+    c.type: c
+    for c in (VisitorMessage, VisitorTyping, VisitorRead, VisitorProfile, VisitorSync, Ping)
+}
+
+# --------------------------------------------------------------------------- agent frames
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHello(ClientFrame):
+    type: ClassVar[str] = "hello"
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Watch(ClientFrame):
+    type: ClassVar[str] = "watch"
+    ticket: int
+    rid: str | None = None
+    after_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unwatch(ClientFrame):
+    type: ClassVar[str] = "unwatch"
+    ticket: int
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim(ClientFrame):
+    type: ClassVar[str] = "claim"
+    ticket: int
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Release(ClientFrame):
+    type: ClassVar[str] = "release"
+    ticket: int
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer(ClientFrame):
+    type: ClassVar[str] = "transfer"
+    ticket: int
+    rid: str | None = None
+    agent: int | None = None
+    group: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Send(ClientFrame):
+    type: ClassVar[str] = "send"
+    ticket: int
+    client_msg_id: str
+    body: str
+    rid: str | None = None
+    attachments: tuple[str, ...] = ()
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Note(ClientFrame):
+    type: ClassVar[str] = "note"
+    ticket: int
+    client_msg_id: str
+    body: str
+    rid: str | None = None
+    attachments: tuple[str, ...] = ()
+    cross_post: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetStatus(ClientFrame):
+    type: ClassVar[str] = "status"
+    ticket: int
+    to: str
+    rid: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetLabels(ClientFrame):
+    type: ClassVar[str] = "labels"
+    ticket: int
+    rid: str | None = None
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTyping(ClientFrame):
+    type: ClassVar[str] = "typing"
+    ticket: int
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAccess(ClientFrame):
+    type: ClassVar[str] = "request_access"
+    ticket: int
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerAccess(ClientFrame):
+    type: ClassVar[str] = "answer_access"
+    ticket: int
+    agent: int
+    grant: bool
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mask(ClientFrame):
+    type: ClassVar[str] = "mask"
+    ticket: int
+    seq: int
+    ranges: tuple[tuple[int, ...], ...]
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSync(ClientFrame):
+    type: ClassVar[str] = "sync"
+    ticket: int
+    after_seq: int
+    rid: str | None = None
+
+
+AGENT_FRAMES: dict[str, type[ClientFrame]] = {
+    c.type: c
+    for c in (
+        Watch,
+        Unwatch,
+        Claim,
+        Release,
+        Transfer,
+        Send,
+        Note,
+        SetStatus,
+        SetLabels,
+        AgentTyping,
+        RequestAccess,
+        AnswerAccess,
+        Mask,
+        AgentSync,
+        Ping,
+    )
+}
+
+
+def parse(raw: dict[str, Any], table: dict[str, type[ClientFrame]]) -> ClientFrame:
+    cls = table.get(raw["type"])
+    if cls is None:
+        err = BadRequest(f"unknown frame type {raw['type'][:40]!r}")
+        rid = raw.get("rid")
+        if isinstance(rid, str) and 0 < len(rid) <= MAX_ID_CHARS:
+            err.rid = rid  # type: ignore[attr-defined]
+        raise err
+    return cls.build(raw)
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    type: Literal["visitor", "agent", "system"]
+    id: int | None
+    name: str
+
+    def wire(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id, "name": self.name}
+
+
+SYSTEM = Author("system", None, "chatdesk")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    """One timeline entry as it travels: from the store to the broker to sockets."""
+
+    ticket: int
+    seq: int
+    kind: str
+    visibility: Literal["public", "internal"]
+    author: Author
+    at: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def public(self) -> bool:
+        return self.visibility == "public"
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "seq": self.seq,
+            "kind": self.kind,
+            "visibility": self.visibility,
+            "author": self.author.wire(),
+            "at": self.at,
+            **self.fields,
+        }
+
+    def visitor_wire(self) -> dict[str, Any] | None:
+        """The one place deciding what of an event a visitor may see: nothing internal."""
+        if not self.public:
+            return None
+        author = self.author
+        shown = {"type": author.type, "id": author.id, "name": author.name}
+        if author.type == "agent":
+            shown["id"] = None  # visitors see the display name only
+        fields_ = {k: v for k, v in self.fields.items() if k in _VISITOR_FIELDS}
+        return {
+            "ticket": self.ticket,
+            "seq": self.seq,
+            "kind": self.kind,
+            "visibility": "public",
+            "author": shown,
+            "at": self.at,
+            **fields_,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> TicketEvent:
+        rest = {
+            k: v
+            for k, v in data.items()
+            if k not in ("ticket", "seq", "kind", "visibility", "author", "at")
+        }
+        a = data["author"]
+        return cls(
+            ticket=data["ticket"],
+            seq=data["seq"],
+            kind=data["kind"],
+            visibility=data["visibility"],
+            author=Author(a["type"], a["id"], a["name"]),
+            at=data["at"],
+            fields=rest,
+        )
+
+
+# Public event kinds carry only these fields to visitors.
+_VISITOR_FIELDS = frozenset({"body", "attachments", "client_msg_id", "from", "to", "via"})
+
+# --------------------------------------------------------------------------- server frames
+
+
+class ServerFrame:
+    type: ClassVar[str]
+
+    def wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.name == "extra":
+                out.update(value)
+            elif value is not None or f.name not in ("rid",):
+                out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Ok(ServerFrame):
+    type: ClassVar[str] = "ok"
+    rid: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Error(ServerFrame):
+    type: ClassVar[str] = "error"
+    rid: str | None
+    code: str
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, exc: ChatdeskError, rid: str | None) -> Error:
+        return cls(rid=rid, code=exc.code, detail=exc.detail, extra=dict(exc.extra))
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorWelcome(ServerFrame):
+    type: ClassVar[str] = "welcome"
+    visitor_token: str
+    customer: dict[str, Any]
+    ticket: dict[str, Any] | None
+    events: list[dict[str, Any]]
+    agents_online: bool
+    open_now: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AgentWelcome(ServerFrame):
+    type: ClassVar[str] = "welcome"
+    agent: dict[str, Any]
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class EventPush(ServerFrame):
+    type: ClassVar[str] = "event"
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPush(ServerFrame):
+    type: ClassVar[str] = "ticket"
+    ticket: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePush(ServerFrame):
+    type: ClassVar[str] = "queue"
+    ticket: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorTypingPush(ServerFrame):
+    type: ClassVar[str] = "typing"
+    on: bool
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTypingPush(ServerFrame):
+    """Added: a visitor or teammate typing on a ticket the agent watches."""
+
+    type: ClassVar[str] = "typing"
+    ticket: int
+    on: bool
+    author: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsOnlinePush(ServerFrame):
+    type: ClassVar[str] = "agents_online"
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequestPush(ServerFrame):
+    type: ClassVar[str] = "access_request"
+    ticket: int
+    agent: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessAnswerPush(ServerFrame):
+    """Added: the answer to an access request, pushed to the agent who asked."""
+
+    type: ClassVar[str] = "access_answer"
+    ticket: int
+    agent: dict[str, Any]
+    granted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SyncHint(ServerFrame):
+    """Added: the server lost live pushes (broker outage); resync tickets by seq."""
+
+    type: ClassVar[str] = "sync_needed"
+
+
+@dataclass(frozen=True, slots=True)
+class PresencePush(ServerFrame):
+    """Added: who of the team is online or away, pushed to agents when it changes."""
+
+    type: ClassVar[str] = "presence"
+    agents: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPush(ServerFrame):
+    """Added: the visitor has read their ticket up to ``seq``."""
+
+    type: ClassVar[str] = "read"
+    ticket: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresence(ClientFrame):
+    """Added: an agent sets themself online or away."""
+
+    type: ClassVar[str] = "presence"
+    status: str
+    rid: str | None = None
+
+
+AGENT_FRAMES[AgentPresence.type] = AgentPresence

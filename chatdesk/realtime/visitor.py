@@ -1,0 +1,155 @@
+"""The visitor channel, /ws/visitor (contract section 4)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from chatdesk.desk import Desk
+from chatdesk.realtime import bus
+from chatdesk.realtime.channel import Channel, Settle
+from chatdesk.realtime.hub import RESYNC
+from chatdesk.realtime.protocol import (
+    VISITOR_FRAMES,
+    ClientFrame,
+    EventPush,
+    Ping,
+    ServerFrame,
+    TicketPush,
+    VisitorHello,
+    VisitorMessage,
+    VisitorProfile,
+    VisitorRead,
+    VisitorSync,
+    VisitorTyping,
+    VisitorTypingPush,
+    VisitorWelcome,
+)
+from chatdesk.services.customers import Arrival, Visitor
+
+TYPING_EVERY_S = 1.5
+
+
+class VisitorChannel(Channel):
+    frames = VISITOR_FRAMES
+
+    def __init__(self, desk: Desk, websocket: WebSocket) -> None:
+        super().__init__(desk, websocket)
+        self.visitor: Visitor | None = None
+        self.ticket_id: int | None = None
+        self._typing_sent = 0.0
+
+    async def _fetch(self, ticket: int, after: int, up_to: int | None) -> list[Any]:
+        return [e for e in await super()._fetch(ticket, after, up_to) if e.public]
+
+    async def hello(self, raw: dict[str, Any]) -> None:
+        hello = VisitorHello.build(raw)
+        assert isinstance(hello, VisitorHello)
+        customers = self.desk.customers
+        site = await customers.site(hello.site)
+        headers = self.websocket.headers
+        client = self.websocket.client
+        arrival = Arrival(
+            ip=client.host if client else None,
+            user_agent=headers.get("user-agent"),
+            page_url=hello.page_url or headers.get("referer"),
+        )
+        visitor, token = await customers.arrive(site, hello.visitor_token, hello.identity, arrival)
+        self.visitor = visitor
+        self.subscribe(bus.VISITORS)
+        ticket_id = await self.desk.tickets.current_ticket_id(visitor.customer_id)
+        if ticket_id is not None:
+            self._follow(ticket_id)
+        ticket, events, last_seq = await self.desk.tickets.visitor_state(
+            visitor.customer_id, hello.after_seq or 0
+        )
+        self.conn.send(
+            VisitorWelcome(
+                visitor_token=token,
+                customer=visitor.wire(),
+                ticket=ticket,
+                events=[e.visitor_wire() for e in events],
+                agents_online=self.desk.presence.agents_online,
+            )
+        )
+        if ticket is not None and last_seq is not None:
+            if ticket["id"] != ticket_id:  # a new ticket began between the two reads
+                self._follow(ticket["id"])
+            self.conn.push(Settle(ticket["id"], last_seq))
+
+    def _follow(self, ticket_id: int) -> None:
+        if self.ticket_id is not None and self.ticket_id != ticket_id:
+            self.unsubscribe(bus.ticket_topic(self.ticket_id))
+            self.cursors.drop(self.ticket_id)
+        self.ticket_id = ticket_id
+        self.cursors.hold(ticket_id)
+        self.subscribe(bus.ticket_topic(ticket_id))
+
+    async def handle(self, frame: ClientFrame) -> None:
+        assert self.visitor is not None
+        customer = self.visitor.customer_id
+        tickets = self.desk.tickets
+        match frame:
+            case VisitorMessage():
+                written = await tickets.visitor_message(customer, frame.client_msg_id, frame.body)
+                self.ok(frame.rid, ticket=written.ticket, seq=written.seq)
+                if written.ticket != self.ticket_id:
+                    self._follow(written.ticket)
+                    self.conn.push(Settle(written.ticket, 0, catch_up=True))
+            case VisitorTyping():
+                now = time.monotonic()
+                if self.ticket_id is None:
+                    return
+                if frame.on and now - self._typing_sent < TYPING_EVERY_S:
+                    return
+                self._typing_sent = now if frame.on else 0.0
+                author = {"type": "visitor", "id": customer, "name": self.visitor.name or "Visitor"}
+                topic = bus.ticket_topic(self.ticket_id)
+                self.desk.broker.publish(
+                    [bus.pack(topic, bus.TypingMsg(self.ticket_id, frame.on, author))]
+                )
+            case VisitorRead():
+                await tickets.visitor_read(customer, frame.seq)
+                if frame.rid is not None:
+                    self.ok(frame.rid)
+            case VisitorProfile():
+                shown = await tickets.visitor_profile(customer, frame.name, frame.email)
+                self.visitor = Visitor(
+                    customer, self.visitor.site_id, shown["name"], shown["email"]
+                )
+                self.ok(frame.rid, customer=shown)
+            case VisitorSync():
+                _, events, _ = await tickets.visitor_state(customer, frame.after_seq)
+                self.ok(frame.rid, events=[e.visitor_wire() for e in events])
+            case Ping():
+                self.ok(frame.rid)
+
+    async def render(self, item: Any) -> list[dict[str, Any]]:
+        match item:
+            case bus.EventMsg():
+                return [
+                    EventPush(e.visitor_wire()).wire()
+                    for e in await self.cursors.accept(item.event)
+                    if e.public
+                ]
+            case Settle():
+                events = await self.cursors.settle(item.ticket, item.seq)
+                if item.catch_up:
+                    events += await self.cursors.catch_up(item.ticket)
+                return [EventPush(e.visitor_wire()).wire() for e in events if e.public]
+            case bus.TicketMsg():
+                if item.ticket_id == self.ticket_id:
+                    return [TicketPush(item.visitor).wire()]
+            case bus.TypingMsg():
+                if item.author.get("type") == "agent" and item.ticket_id == self.ticket_id:
+                    return [VisitorTypingPush(item.on, item.author.get("name", "")).wire()]
+            case ServerFrame():
+                return [item.wire()]
+            case _ if item is RESYNC:
+                if self.ticket_id is None:
+                    return []
+                events = await self.cursors.catch_up(self.ticket_id)
+                return [EventPush(e.visitor_wire()).wire() for e in events if e.public]
+        return []

@@ -1,0 +1,128 @@
+"""Agents, their passwords and their login sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatdesk.errors import BadRequest, Conflict, Unauthorized
+from chatdesk.services.secrets_ import new_token, token_hash
+from chatdesk.store.models import Agent, AgentToken, utcnow
+
+_hasher = PasswordHasher()
+SESSION_DAYS = 30
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Verified against when the e-mail is unknown, so timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("chatdesk-no-such-agent")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated agent as handlers see it."""
+
+    id: int
+    name: str
+    email: str
+    role: str
+    token_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def wire(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
+
+    @classmethod
+    def of(cls, agent: Agent, token_id: int | None = None) -> Principal:
+        return cls(agent.id, agent.name, agent.email, agent.role, token_id)
+
+
+def check_email(email: str) -> str:
+    email = email.strip()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise BadRequest(f"not an e-mail address: {email[:80]!r}")
+    return email.lower()
+
+
+async def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise BadRequest("a password needs at least 8 characters")
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def create_agent(
+    session: AsyncSession, email: str, name: str, password: str, admin: bool = False
+) -> Agent:
+    email = check_email(email)
+    if not name.strip():
+        raise BadRequest("an agent needs a name")
+    existing = await session.scalar(select(Agent).where(Agent.email == email))
+    if existing is not None:
+        raise Conflict(f"an agent with e-mail {email} exists already")
+    agent = Agent(
+        email=email,
+        name=name.strip(),
+        password_hash=await hash_password(password),
+        role="admin" if admin else "agent",
+        active=True,
+    )
+    session.add(agent)
+    await session.flush()
+    return agent
+
+
+async def login(session: AsyncSession, email: str, password: str) -> tuple[str, Agent]:
+    """Check a password; returns a new session token (only its hash is stored)."""
+    agent = await session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
+    stored = agent.password_hash if agent is not None else _DUMMY_HASH
+    try:
+        await asyncio.to_thread(_hasher.verify, stored, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("wrong e-mail or password") from None
+    if agent is None or not agent.active:
+        raise Unauthorized("wrong e-mail or password")
+    token = new_token()
+    session.add(
+        AgentToken(
+            token_hash=token_hash(token),
+            agent_id=agent.id,
+            expires_at=utcnow() + timedelta(days=SESSION_DAYS),
+        )
+    )
+    await session.flush()
+    return token, agent
+
+
+async def authenticate(session: AsyncSession, token: str | None) -> Principal:
+    if not token:
+        raise Unauthorized("log in first")
+    row = (
+        await session.execute(
+            select(AgentToken, Agent)
+            .join(Agent, Agent.id == AgentToken.agent_id)
+            .where(AgentToken.token_hash == token_hash(token))
+        )
+    ).first()
+    if row is None:
+        raise Unauthorized("unknown or expired session")
+    tok, agent = row
+    expires = (
+        tok.expires_at if tok.expires_at.tzinfo else tok.expires_at.replace(tzinfo=utcnow().tzinfo)
+    )
+    if tok.revoked or expires < utcnow() or not agent.active:
+        raise Unauthorized("unknown or expired session")
+    return Principal.of(agent, tok.id)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    await session.execute(
+        update(AgentToken).where(AgentToken.token_hash == token_hash(token)).values(revoked=True)
+    )

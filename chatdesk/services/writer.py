@@ -1,0 +1,185 @@
+"""The write path: one writer task per process that commits waiting operations together.
+
+Per-message commits cap a process near a thousand messages a second; here every
+operation waiting when the writer wakes shares one transaction, and whatever the
+operations want published goes to the broker only after that commit, in order,
+off the callers' path.
+
+An operation is an async function of a session returning an Outcome. It must
+raise a ChatdeskError *before* it writes if it refuses; even so, when one refuses
+the whole batch is rolled back and run again without it, so nothing it did half
+way is ever committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chatdesk.errors import ChatdeskError, Conflict, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an operation hands back: the caller's value and what to publish after commit."""
+
+    value: Any = None
+    publish: list[bytes] = field(default_factory=list)
+
+
+Operation = Callable[[AsyncSession], Awaitable[Outcome]]
+Publish = Callable[[Sequence[bytes]], None]
+
+
+@dataclass(slots=True)
+class _Item:
+    op: Operation
+    key: int
+    future: asyncio.Future[Any]
+
+
+class _Refused(Exception):
+    def __init__(self, item: _Item, error: BaseException) -> None:
+        self.item = item
+        self.error = error
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    """PostgreSQL deadlocks and serialisation failures succeed when simply run again."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40P01", "40001"}
+
+
+class Writer:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], publish: Publish, batch_max: int = 256
+    ) -> None:
+        self._sessions = sessions
+        self._publish = publish
+        self._batch_max = batch_max
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.operations = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="chatdesk-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def run(self, op: Operation, key: int = 0) -> Any:
+        """Run one operation in the next batch; returns its value once committed.
+
+        ``key`` (a ticket id) orders operations within a batch so concurrent batches
+        of several processes lock tickets in the same order and cannot deadlock.
+        """
+        if self._task is None:
+            raise Unavailable("the server is shutting down")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Item(op, key, future))
+        return await future
+
+    async def _loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while len(batch) < self._batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._execute(batch)
+            except Exception as exc:  # never let the writer die: fail the batch instead
+                log.exception("writer batch failed")
+                for item in batch:
+                    if not item.future.done():
+                        error = Unavailable(f"write failed: {type(exc).__name__}")
+                        item.future.set_exception(error)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _execute(self, batch: list[_Item]) -> None:
+        pending = sorted(batch, key=lambda i: i.key)
+        retries = 0
+        while pending:
+            live = [i for i in pending if not i.future.cancelled()]
+            if not live:
+                return
+            try:
+                outcomes = await self._transaction(live)
+            except _Refused as refused:
+                refused.item.future.set_exception(refused.error)
+                pending = [i for i in live if i is not refused.item]
+                continue
+            except IntegrityError:
+                if len(live) == 1:
+                    live[0].future.set_exception(
+                        Conflict("the change collided with a concurrent one; retry")
+                    )
+                    return
+                # Run each alone so one collision cannot fail its neighbours.
+                for item in live:
+                    await self._execute([item])
+                return
+            except DBAPIError as exc:
+                if _is_retryable(exc) and retries < 5:
+                    retries += 1
+                    await asyncio.sleep(0.005 * retries)
+                    continue
+                self._fail(live, exc)
+                return
+            except (OSError, ConnectionError, TimeoutError) as exc:
+                self._fail(live, exc)
+                return
+            published: list[bytes] = []
+            for item, outcome in zip(live, outcomes, strict=True):
+                if not item.future.done():
+                    item.future.set_result(outcome.value)
+                published.extend(outcome.publish)
+            self.batches += 1
+            self.operations += len(live)
+            if published:
+                self._publish(published)
+            return
+
+    def _fail(self, items: list[_Item], exc: BaseException) -> None:
+        log.warning("database write failed: %s", type(exc).__name__)
+        error = Unavailable("the database is unavailable; retry")
+        for item in items:
+            if not item.future.done():
+                item.future.set_exception(error)
+
+    async def _transaction(self, items: list[_Item]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        async with self._sessions() as session, session.begin():
+            for item in items:
+                try:
+                    outcomes.append(await item.op(session))
+                except ChatdeskError as exc:
+                    raise _Refused(item, exc) from None
+                except (DBAPIError, OSError, ConnectionError, TimeoutError):
+                    raise
+                except Exception as exc:
+                    log.exception("operation failed")
+                    error = Unavailable(f"internal error: {type(exc).__name__}")
+                    raise _Refused(item, error) from exc
+        return outcomes
+
+
+__all__ = ["Operation", "Outcome", "Writer"]

@@ -1,0 +1,119 @@
+"""Configuration read once from the environment into a frozen object.
+
+Tests build a Settings from a plain dict; nothing reads ``os.environ`` after start.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatdesk.errors import ConfigError
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
+    given = env.get("CHATDESK_SECRET_KEY")
+    if given:
+        if len(given) < 16:
+            raise ConfigError("CHATDESK_SECRET_KEY must be at least 16 characters")
+        return given
+    path = data_dir / "secret_key"
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+    except OSError as exc:
+        raise ConfigError(f"cannot keep the secret key in {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    redis_prefix: str
+    secret_key: str
+    max_frame_bytes: int = 64 * 1024
+    max_body_chars: int = 10_000
+    ws_compression: bool = False
+    send_queue_size: int = 1024
+    autoclose_days: int = 14
+    max_upload_mb: int = 10
+    demo: bool = True
+    cookie_secure: bool = False
+    writer_batch_max: int = 256
+    db_pool_size: int = 10
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("CHATDESK_DATA_DIR") or "./chatdesk-data").resolve()
+        database_url = env.get("CHATDESK_DATABASE_URL") or (
+            f"sqlite+aiosqlite:///{data_dir / 'chatdesk.db'}"
+        )
+        if database_url.startswith(("postgres://", "postgresql://")):
+            # Operators paste libpq URLs; the async engine needs the driver named.
+            database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+        if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ConfigError(
+                "CHATDESK_DATABASE_URL must start with sqlite+aiosqlite:// or "
+                f"postgresql+asyncpg://, got {database_url.split('://', 1)[0]!r}"
+            )
+        redis_url = env.get("CHATDESK_REDIS_URL") or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("CHATDESK_REDIS_URL must start with redis://, rediss:// or unix://")
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            redis_prefix=env.get("CHATDESK_REDIS_PREFIX") or "chatdesk",
+            secret_key=_secret_key(env, data_dir),
+            max_frame_bytes=_int(env, "CHATDESK_MAX_FRAME_BYTES", 64 * 1024, minimum=1024),
+            ws_compression=_bool(env, "CHATDESK_WS_COMPRESSION", False),
+            send_queue_size=_int(env, "CHATDESK_SEND_QUEUE", 1024, minimum=8),
+            autoclose_days=_int(env, "CHATDESK_AUTOCLOSE_DAYS", 14, minimum=1),
+            max_upload_mb=_int(env, "CHATDESK_MAX_UPLOAD_MB", 10, minimum=1),
+            demo=_bool(env, "CHATDESK_DEMO", True),
+            cookie_secure=_bool(env, "CHATDESK_COOKIE_SECURE", False),
+            db_pool_size=_int(env, "CHATDESK_DB_POOL_SIZE", 10, minimum=1),
+        )
