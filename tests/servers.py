@@ -35,7 +35,11 @@ class Backend:
     secret_key: str = "test-secret-key-0123456789abcdef"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("CHATDESK_") or k == "CHATDESK_LOG_LEVEL"
+        }
         env.update(
             CHATDESK_DATA_DIR=str(self.data_dir),
             CHATDESK_SECRET_KEY=self.secret_key,

@@ -41,6 +41,7 @@ class RedisBroker(Broker):
         self.healthy = False
         self.reconnects = 0
         self.dropped = 0
+        self._closing = False
 
     async def start(self, deliver: Deliver, resync: Resync) -> None:
         self._deliver = deliver
@@ -74,7 +75,7 @@ class RedisBroker(Broker):
                 self._deliver(payload)
 
     async def _publish_loop(self) -> None:
-        while True:
+        while not self._closing or not self._outbox.empty():
             batch = await self._outbox.get()
             while not self._outbox.empty() and len(batch) < 1000:
                 batch.extend(self._outbox.get_nowait())
@@ -91,7 +92,7 @@ class RedisBroker(Broker):
     async def _listen(self) -> None:
         attempt = 0
         first = True
-        while True:
+        while not self._closing:
             client = aioredis.from_url(self._url, socket_connect_timeout=2)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
@@ -123,7 +124,8 @@ class RedisBroker(Broker):
 
     async def _receive(self, client: aioredis.Redis, pubsub: aioredis.client.PubSub) -> None:
         next_beat = 0.0
-        while True:
+        # redis-py can swallow a cancellation inside get_message, so loops also watch a flag.
+        while not self._closing:
             now = time.monotonic()
             if now >= next_beat:
                 await client.publish(self._channel, self._origin + _HEARTBEAT)
@@ -148,11 +150,16 @@ class RedisBroker(Broker):
                     log.exception("bad message from the bus")
 
     async def close(self) -> None:
+        # Let what is queued (e.g. this process's last presence) go out, briefly.
+        for _ in range(50):
+            if self._outbox.empty() or not self.healthy:
+                break
+            await asyncio.sleep(0.02)
+        self._closing = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=3)
         with contextlib.suppress(Exception):
             await self._publisher.aclose()
         self._deliver = None

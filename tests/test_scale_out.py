@@ -1,0 +1,93 @@
+"""Two server processes, one database, one Redis: chats cross between them live."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.client import agent, visitor
+from tests.servers import Server
+
+
+def cid() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module", params=["sqlite+redis", "postgres"])
+def pair(request, make_backend):
+    backend = make_backend(request.param, f"pair-{request.param.replace('+', '-')}")
+    a = Server(backend).start()
+    b = Server(backend).start()
+    b.site_key = a.site_key
+    b.admin_password = a.admin_password
+    backend.cli("agent", "add", "ana@example.com", "--name", "Ana", "--password", "ana-password")
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+async def test_visitor_on_one_process_reaches_agent_on_the_other(pair):
+    a, b = pair
+    token = b.login("ana@example.com", "ana-password")
+    ana = await agent(b, token)
+    v = await visitor(a)
+    assert v.welcome["agents_online"] is True  # presence crosses processes
+    ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "from A"}))["ticket"]
+    queued = await ana.push(lambda f: f["type"] == "queue" and f["ticket"]["id"] == ticket)
+    assert queued["ticket"]["status"] == "new"
+    await ana.ok({"type": "claim", "ticket": ticket})
+    await ana.ok({"type": "send", "ticket": ticket, "client_msg_id": cid(), "body": "from B"})
+    assert (await v.event(ticket, "message", author="agent"))["body"] == "from B"
+    await v.send({"type": "typing", "on": True})
+    typing = await ana.push(lambda f: f["type"] == "typing" and f["ticket"] == ticket)
+    assert typing["on"] is True and typing["author"]["type"] == "visitor"
+    await v.ok({"type": "message", "client_msg_id": cid(), "body": "back to B"})
+    assert (await ana.event(ticket, "message", author="visitor"))["body"] == "back to B"
+    await v.close()
+    await ana.close()
+
+
+async def test_two_processes_writing_one_ticket_keep_seq_order(pair):
+    a, b = pair
+    admin_a = await agent(a, a.login())
+    admin_b = await agent(b, b.login())
+    watcher = await agent(a, a.login("ana@example.com", "ana-password"))
+    v = await visitor(b)
+    ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "go"}))["ticket"]
+    await admin_a.ok({"type": "claim", "ticket": ticket})
+    await watcher.ok({"type": "watch", "ticket": ticket})
+
+    async def burst(client, tag):
+        return await asyncio.gather(
+            *(
+                client.ok(
+                    {"type": "send", "ticket": ticket, "client_msg_id": cid(), "body": f"{tag}{i}"}
+                )
+                for i in range(50)
+            )
+        )
+
+    got = await asyncio.gather(burst(admin_a, "a"), burst(admin_b, "b"))
+    acked = sorted(r["seq"] for batch in got for r in batch)
+    assert len(set(acked)) == 100
+    last = acked[-1]
+
+    def seqs(client):
+        return [
+            p["event"]["seq"]
+            for p in client.pushes
+            if p["type"] == "event" and p["event"]["ticket"] == ticket
+        ]
+
+    # Every subscriber on either process sees every event once, in seq order.
+    for client in (watcher, v):
+        await client.push(lambda f: f["type"] == "event" and f["event"]["seq"] == last, timeout=15)
+    watched = [*seqs(watcher), last]
+    assert watched == list(range(watched[0], last + 1))
+    visitor_seqs = [*seqs(v), last]
+    assert visitor_seqs == sorted(set(visitor_seqs))
+    assert set(acked) <= set(visitor_seqs) | set(range(0, 4))
+    for c in (admin_a, admin_b, watcher, v):
+        await c.close()
