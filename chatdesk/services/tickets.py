@@ -7,24 +7,30 @@ and names what is published once the batch commits.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatdesk.errors import BadRequest, Conflict, Forbidden, NotFound
 from chatdesk.realtime import bus
 from chatdesk.realtime.protocol import Author, TicketEvent
 from chatdesk.services import timeline, views
 from chatdesk.services.agents import Principal
-from chatdesk.services.writer import Outcome, Writer
+from chatdesk.services.ticketing import (
+    Changes,
+    TicketService,
+    Written,
+    author_of,
+    existing,
+    locked,
+    require_writer,
+    writable,
+)
 from chatdesk.store.models import (
     Agent,
     Collaborator,
     Customer,
-    Event,
     Group,
     Label,
     Ticket,
@@ -48,98 +54,6 @@ SUBJECT_CHARS = 80
 MAX_LABEL_CHARS = 64
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What a write answers: the ticket and, when one was stored, the event's seq."""
-
-    ticket: int
-    seq: int | None
-    created: bool = False
-
-
-class _Changes:
-    """Collects what one operation publishes after commit, in order."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, bytes]] = []
-
-    def event(self, event: TicketEvent) -> None:
-        self.items.append(
-            (
-                bus.ticket_topic(event.ticket),
-                bus.pack(bus.ticket_topic(event.ticket), bus.EventMsg(event)),
-            )
-        )
-
-    async def ticket_changed(self, session: AsyncSession, ticket: Ticket) -> None:
-        visitor = await views.visitor_ticket(session, ticket)
-        topic = bus.ticket_topic(ticket.id)
-        self.items.append((topic, bus.pack(topic, bus.TicketMsg(ticket.id, visitor))))
-        summary = await views.ticket_view(session, ticket)
-        self.items.append((bus.AGENTS, bus.pack(bus.AGENTS, bus.QueueMsg(summary))))
-
-    def raw(self, topic: str, msg: bus.BusMessage) -> None:
-        self.items.append((topic, bus.pack(topic, msg)))
-
-    def outcome(self, value: Any) -> Outcome:
-        return Outcome(value, [payload for _, payload in self.items])
-
-
-def _author(agent: Principal) -> Author:
-    return Author("agent", agent.id, agent.name)
-
-
-async def _locked(session: AsyncSession, ticket_id: int) -> Ticket:
-    ticket = (
-        await session.execute(
-            select(Ticket)
-            .where(Ticket.id == ticket_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-    if ticket is None:
-        raise NotFound(f"no ticket {ticket_id}")
-    return ticket
-
-
-async def _is_collaborator(session: AsyncSession, ticket_id: int, agent_id: int) -> bool:
-    found = await session.scalar(
-        select(Collaborator.agent_id).where(
-            Collaborator.ticket_id == ticket_id, Collaborator.agent_id == agent_id
-        )
-    )
-    return found is not None
-
-
-async def _require_writer(session: AsyncSession, ticket: Ticket, agent: Principal) -> None:
-    if agent.is_admin or ticket.assignee_id == agent.id:
-        return
-    if await _is_collaborator(session, ticket.id, agent.id):
-        return
-    raise Forbidden(f"ticket {ticket.id} is not yours: ask its assignee with request_access")
-
-
-def _writable(ticket: Ticket) -> None:
-    if ticket.status == "closed":
-        raise Conflict(f"ticket {ticket.id} is closed; nothing on it can change")
-
-
-async def _existing(
-    session: AsyncSession, author_type: str, author_id: int, client_msg_id: str
-) -> Written | None:
-    row = (
-        await session.execute(
-            select(Event.ticket_id, Event.seq).where(
-                Event.author_type == author_type,
-                Event.author_id == author_id,
-                Event.client_msg_id == client_msg_id,
-            )
-        )
-    ).first()
-    return Written(row.ticket_id, row.seq) if row is not None else None
-
-
 def _label_name(raw: str) -> str:
     name = " ".join(raw.split())
     if not name or len(name) > MAX_LABEL_CHARS:
@@ -147,26 +61,14 @@ def _label_name(raw: str) -> str:
     return name.lower()
 
 
-class Tickets:
-    def __init__(self, writer: Writer, reads: async_sessionmaker[AsyncSession]) -> None:
-        self._writer = writer
-        self._reads = reads
-
-    async def _write(self, key: int, op: Callable[[AsyncSession, _Changes], Awaitable[Any]]) -> Any:
-        async def run(session: AsyncSession) -> Outcome:
-            changes = _Changes()
-            value = await op(session, changes)
-            return changes.outcome(value)
-
-        return await self._writer.run(run, key)
-
+class Tickets(TicketService):
     # ------------------------------------------------------------------ visitors
 
     async def visitor_message(self, customer_id: int, client_msg_id: str, body: str) -> Written:
         body = _message_body(body)
 
-        async def op(session: AsyncSession, changes: _Changes) -> Written:
-            done = await _existing(session, "visitor", customer_id, client_msg_id)
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            done = await existing(session, "visitor", customer_id, client_msg_id)
             if done is not None:
                 return done
             customer = await session.get(Customer, customer_id)
@@ -214,7 +116,7 @@ class Tickets:
         return await self._write(customer_id, op)
 
     async def visitor_read(self, customer_id: int, seq: int) -> int | None:
-        async def op(session: AsyncSession, changes: _Changes) -> int | None:
+        async def op(session: AsyncSession, changes: Changes) -> int | None:
             ticket = await _current_ticket(session, customer_id)
             if ticket is None:
                 return None
@@ -238,7 +140,7 @@ class Tickets:
         if email is not None and email != "":
             email = check_email(email)
 
-        async def op(session: AsyncSession, changes: _Changes) -> dict[str, Any]:
+        async def op(session: AsyncSession, changes: Changes) -> dict[str, Any]:
             customer = await session.get(Customer, customer_id)
             if customer is None:
                 raise NotFound("unknown visitor")
@@ -280,13 +182,13 @@ class Tickets:
     ) -> Written:
         body = _message_body(body)
 
-        async def op(session: AsyncSession, changes: _Changes) -> Written:
-            done = await _existing(session, "agent", agent.id, client_msg_id)
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            done = await existing(session, "agent", agent.id, client_msg_id)
             if done is not None:
                 return done
-            ticket = await _locked(session, ticket_id)
-            _writable(ticket)
-            await _require_writer(session, ticket, agent)
+            ticket = await locked(session, ticket_id)
+            writable(ticket)
+            await require_writer(session, ticket, agent)
             if ticket.status == "spam":
                 raise Conflict(f"ticket {ticket.id} is in spam; restore it first")
             event = await timeline.append(
@@ -294,7 +196,7 @@ class Tickets:
                 ticket,
                 "message",
                 "public",
-                _author(agent),
+                author_of(agent),
                 {"attachments": [], "via": "chat"},
                 body=body,
                 client_msg_id=client_msg_id,
@@ -309,19 +211,19 @@ class Tickets:
     ) -> Written:
         body = _message_body(body)
 
-        async def op(session: AsyncSession, changes: _Changes) -> Written:
-            done = await _existing(session, "agent", agent.id, client_msg_id)
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            done = await existing(session, "agent", agent.id, client_msg_id)
             if done is not None:
                 return done
-            ticket = await _locked(session, ticket_id)
-            _writable(ticket)
-            await _require_writer(session, ticket, agent)
+            ticket = await locked(session, ticket_id)
+            writable(ticket)
+            await require_writer(session, ticket, agent)
             event = await timeline.append(
                 session,
                 ticket,
                 "note",
                 "internal",
-                _author(agent),
+                author_of(agent),
                 {"attachments": [], "cross_posted_to": []},
                 body=body,
                 client_msg_id=client_msg_id,
@@ -332,9 +234,9 @@ class Tickets:
         return await self._write(ticket_id, op)
 
     async def claim(self, agent: Principal, ticket_id: int) -> Written:
-        async def op(session: AsyncSession, changes: _Changes) -> Written:
-            ticket = await _locked(session, ticket_id)
-            _writable(ticket)
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            ticket = await locked(session, ticket_id)
+            writable(ticket)
             if ticket.status != "new":
                 who = ""
                 if ticket.assignee_id is not None:
@@ -348,10 +250,10 @@ class Tickets:
                 ticket,
                 "assigned",
                 "internal",
-                _author(agent),
+                author_of(agent),
                 {"assignee": {"id": agent.id, "name": agent.name}, "group": _group_ref(ticket)},
             )
-            status = await _set_status(session, ticket, "open", _author(agent))
+            status = await _set_status(session, ticket, "open", author_of(agent))
             changes.event(assigned)
             changes.event(status)
             await changes.ticket_changed(session, ticket)
@@ -360,9 +262,9 @@ class Tickets:
         return await self._write(ticket_id, op)
 
     async def release(self, agent: Principal, ticket_id: int) -> Written:
-        async def op(session: AsyncSession, changes: _Changes) -> Written:
-            ticket = await _locked(session, ticket_id)
-            _writable(ticket)
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            ticket = await locked(session, ticket_id)
+            writable(ticket)
             if not (agent.is_admin or ticket.assignee_id == agent.id):
                 raise Forbidden("only the assignee or an admin may release a ticket")
             if ticket.status != "open":
@@ -374,10 +276,10 @@ class Tickets:
                 ticket,
                 "assigned",
                 "internal",
-                _author(agent),
+                author_of(agent),
                 {"assignee": None, "group": _group_ref(ticket)},
             )
-            status = await _set_status(session, ticket, "new", _author(agent))
+            status = await _set_status(session, ticket, "new", author_of(agent))
             changes.event(assigned)
             changes.event(status)
             await changes.ticket_changed(session, ticket)
@@ -391,9 +293,9 @@ class Tickets:
         if to_agent is None and to_group is None:
             raise BadRequest("transfer needs 'agent' or 'group'")
 
-        async def op(session: AsyncSession, changes: _Changes) -> Written:
-            ticket = await _locked(session, ticket_id)
-            _writable(ticket)
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            ticket = await locked(session, ticket_id)
+            writable(ticket)
             if ticket.status == "spam":
                 raise Conflict(f"ticket {ticket.id} is in spam; restore it first")
             if not (agent.is_admin or ticket.assignee_id == agent.id or ticket.status == "new"):
@@ -415,7 +317,7 @@ class Tickets:
                 ticket,
                 "assigned",
                 "internal",
-                _author(agent),
+                author_of(agent),
                 {"assignee": views.agent_ref(target), "group": await _group_view(session, ticket)},
             )
             changes.event(assigned)
@@ -433,10 +335,10 @@ class Tickets:
         if to not in STATUSES:
             raise BadRequest(f"'to' must be one of {', '.join(STATUSES)}")
 
-        async def op(session: AsyncSession, changes: _Changes) -> Written:
-            ticket = await _locked(session, ticket_id)
-            _writable(ticket)
-            await _require_writer(session, ticket, agent)
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            ticket = await locked(session, ticket_id)
+            writable(ticket)
+            await require_writer(session, ticket, agent)
             moves = ADMIN_MOVES if agent.is_admin else AGENT_MOVES
             if ticket.status == to:
                 raise Conflict(f"ticket {ticket.id} is {to} already")
@@ -456,10 +358,10 @@ class Tickets:
         if not add_names and not remove_names:
             raise BadRequest("labels needs 'add' or 'remove'")
 
-        async def op(session: AsyncSession, changes: _Changes) -> Written:
-            ticket = await _locked(session, ticket_id)
-            _writable(ticket)
-            await _require_writer(session, ticket, agent)
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            ticket = await locked(session, ticket_id)
+            writable(ticket)
+            await require_writer(session, ticket, agent)
             current = set(
                 (
                     await session.execute(
@@ -494,7 +396,7 @@ class Tickets:
                 ticket,
                 "labels",
                 "internal",
-                _author(agent),
+                author_of(agent),
                 {"added": added, "removed": removed},
             )
             changes.event(event)
@@ -569,7 +471,7 @@ class Tickets:
             if ticket is None:
                 return False
             try:
-                await _require_writer(session, ticket, agent)
+                await require_writer(session, ticket, agent)
             except Forbidden:
                 return False
             return True
@@ -625,15 +527,15 @@ async def _set_status(
 
 
 async def _emit_status(
-    session: AsyncSession, changes: _Changes, ticket: Ticket, to: str, agent: Principal
+    session: AsyncSession, changes: Changes, ticket: Ticket, to: str, agent: Principal
 ) -> TicketEvent:
-    event = await _set_status(session, ticket, to, _author(agent))
+    event = await _set_status(session, ticket, to, author_of(agent))
     changes.event(event)
     return event
 
 
-async def _link_follow_up(session: AsyncSession, changes: _Changes, ticket: Ticket) -> None:
-    previous = await _locked(session, ticket.follow_up_of or 0)
+async def _link_follow_up(session: AsyncSession, changes: Changes, ticket: Ticket) -> None:
+    previous = await locked(session, ticket.follow_up_of or 0)
     system = Author("system", None, "chatdesk")
     changes.event(
         await timeline.append(
