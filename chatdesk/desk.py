@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from chatdesk.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.presence import Presence
+from chatdesk.services.access import Access
 from chatdesk.services.customers import Customers
+from chatdesk.services.masking import Masking
 from chatdesk.services.tickets import Tickets
 from chatdesk.services.writer import Writer
 from chatdesk.settings import Settings
@@ -39,6 +41,8 @@ class Desk:
     presence: Presence
     tickets: Tickets
     customers: Customers
+    access: Access
+    masking: Masking
     connections: set = field(default_factory=set)
     demo_site_key: str | None = None
 
@@ -78,6 +82,8 @@ class Desk:
             presence=presence,
             tickets=Tickets(writer, reads),
             customers=Customers(writer, reads),
+            access=Access(writer, reads),
+            masking=Masking(writer, reads),
         )
         await broker.start(hub.deliver, hub.resync)
         writer.start()

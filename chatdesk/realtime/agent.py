@@ -21,14 +21,19 @@ from chatdesk.realtime.protocol import (
     AgentTyping,
     AgentTypingPush,
     AgentWelcome,
+    AnswerAccess,
     Claim,
     ClientFrame,
     EventPush,
+    EventUpdatedPush,
+    Mask,
     Note,
     Ping,
     QueuePush,
     ReadPush,
     Release,
+    RequestAccess,
+    RevokeAccess,
     Send,
     SetLabels,
     SetStatus,
@@ -117,6 +122,18 @@ class AgentChannel(Channel):
             case SetLabels():
                 w = await tickets.set_labels(agent, frame.ticket, frame.add, frame.remove)
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
+            case RequestAccess():
+                w = await self.desk.access.request(agent, frame.ticket)
+                self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
+            case AnswerAccess():
+                w = await self.desk.access.answer(agent, frame.ticket, frame.agent, frame.grant)
+                self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
+            case RevokeAccess():
+                w = await self.desk.access.revoke(agent, frame.ticket, frame.agent)
+                self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
+            case Mask():
+                w = await self.desk.masking.mask(agent, frame.ticket, frame.seq, frame.ranges)
+                self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case Watch():
                 self.watched.add(frame.ticket)
                 fresh = frame.ticket not in self.cursors
@@ -171,6 +188,10 @@ class AgentChannel(Channel):
                 if item.catch_up:
                     events += await self.cursors.catch_up(item.ticket)
                 return [EventPush(e.wire()).wire() for e in events]
+            case bus.EventUpdatedMsg():
+                if item.event.ticket in self.cursors:
+                    return [EventUpdatedPush(item.event.wire()).wire()]
+                return []
             case bus.QueueMsg():
                 if agent is not None:
                     self._track(item.ticket, agent.id)

@@ -33,6 +33,13 @@ class EventMsg:
 
 
 @dataclass(frozen=True, slots=True)
+class EventUpdatedMsg:
+    """A stored event was rewritten (masked): viewers replace what they show."""
+
+    event: TicketEvent
+
+
+@dataclass(frozen=True, slots=True)
 class TicketMsg:
     """A ticket's visitor-visible state changed."""
 
@@ -79,11 +86,20 @@ class KickMsg:
 
 
 BusMessage = (
-    EventMsg | TicketMsg | QueueMsg | TypingMsg | ReadMsg | PresenceMsg | AgentPushMsg | KickMsg
+    EventMsg
+    | EventUpdatedMsg
+    | TicketMsg
+    | QueueMsg
+    | TypingMsg
+    | ReadMsg
+    | PresenceMsg
+    | AgentPushMsg
+    | KickMsg
 )
 
 _KINDS: dict[type, str] = {
     EventMsg: "e",
+    EventUpdatedMsg: "u",
     TicketMsg: "t",
     QueueMsg: "q",
     TypingMsg: "y",
@@ -96,7 +112,7 @@ _KINDS: dict[type, str] = {
 
 def pack(topic: str, msg: BusMessage) -> bytes:
     kind = _KINDS[type(msg)]
-    if isinstance(msg, EventMsg):
+    if isinstance(msg, EventMsg | EventUpdatedMsg):
         body: Any = msg.event.wire()
     else:
         body = [getattr(msg, name) for name in msg.__slots__]  # type: ignore[attr-defined]
@@ -107,6 +123,8 @@ def unpack(data: bytes) -> tuple[str, BusMessage]:
     topic, kind, body = msgpack.unpackb(data, raw=False, strict_map_key=False)
     if kind == "e":
         return topic, EventMsg(TicketEvent.from_wire(body))
+    if kind == "u":
+        return topic, EventUpdatedMsg(TicketEvent.from_wire(body))
     cls = _BY_KIND[kind]
     return topic, cls(*body)
 

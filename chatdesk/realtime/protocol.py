@@ -630,3 +630,24 @@ class AgentPresence(ClientFrame):
 
 
 AGENT_FRAMES[AgentPresence.type] = AgentPresence
+
+
+@dataclass(frozen=True, slots=True)
+class EventUpdatedPush(ServerFrame):
+    """Added: a stored event was rewritten (masked); show this version instead."""
+
+    type: ClassVar[str] = "event_updated"
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeAccess(ClientFrame):
+    """Added: the assignee or an admin removes a collaborator."""
+
+    type: ClassVar[str] = "revoke_access"
+    ticket: int
+    agent: int
+    rid: str | None = None
+
+
+AGENT_FRAMES[RevokeAccess.type] = RevokeAccess

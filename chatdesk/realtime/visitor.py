@@ -15,6 +15,7 @@ from chatdesk.realtime.protocol import (
     VISITOR_FRAMES,
     ClientFrame,
     EventPush,
+    EventUpdatedPush,
     Ping,
     ServerFrame,
     TicketPush,
@@ -139,6 +140,10 @@ class VisitorChannel(Channel):
                 if item.catch_up:
                     events += await self.cursors.catch_up(item.ticket)
                 return [EventPush(e.visitor_wire()).wire() for e in events if e.public]
+            case bus.EventUpdatedMsg():
+                shown = item.event.visitor_wire()
+                if shown is not None and item.event.ticket == self.ticket_id:
+                    return [EventUpdatedPush(shown).wire()]
             case bus.TicketMsg():
                 if item.ticket_id == self.ticket_id:
                     return [TicketPush(item.visitor).wire()]

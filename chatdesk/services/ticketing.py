@@ -110,6 +110,14 @@ async def existing(
     return Written(row.ticket_id, row.seq) if row is not None else None
 
 
+SUBJECT_CHARS = 80
+
+
+def subject_of(body: str) -> str:
+    """A ticket's subject, taken from its first message."""
+    return " ".join(body.split())[:SUBJECT_CHARS]
+
+
 class TicketService:
     """Base of the services that change tickets through the batched writer."""
 

@@ -25,6 +25,7 @@ from chatdesk.services.ticketing import (
     existing,
     locked,
     require_writer,
+    subject_of,
     writable,
 )
 from chatdesk.store.models import (
@@ -50,7 +51,6 @@ AGENT_MOVES = {
     ("solved", "open"),
 }
 ADMIN_MOVES = AGENT_MOVES | {("solved", "closed")}
-SUBJECT_CHARS = 80
 MAX_LABEL_CHARS = 64
 
 
@@ -81,7 +81,7 @@ class Tickets(TicketService):
                 ticket = Ticket(
                     kind="customer",
                     status="new",
-                    subject=" ".join(body.split())[:SUBJECT_CHARS],
+                    subject=subject_of(body),
                     site_id=customer.site_id,
                     customer_id=customer.id,
                     priority="normal",
