@@ -119,3 +119,16 @@ def test_health_ready_and_openapi(desk):
     assert ready.status_code == 200 and ready.json()["database"] == "ok"
     doc = httpx.get(desk.url + "/api/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.") and "/api/v1/tickets" in doc["paths"]
+
+
+def test_nul_and_lone_surrogates_are_bad_requests(desk, tokens):
+    r = desk.get("/api/v1/tickets", tokens["admin"], q="a\x00b")
+    assert r.status_code == 400 and r.json()["code"] == "bad_request"
+    raw = b'{"email": "\\ud800@example.com", "password": "x"}'
+    r = httpx.post(desk.url + "/api/v1/auth/login", content=raw)
+    assert r.status_code == 400 and r.json()["code"] == "bad_request"
+
+
+def test_timestamps_are_utc_with_z(desk, tokens):
+    items = desk.get("/api/v1/tickets", tokens["admin"]).json()["items"]
+    assert items and all(t["created_at"].endswith("Z") for t in items)

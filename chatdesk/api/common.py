@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from chatdesk.desk import Desk
-from chatdesk.errors import BadRequest, ChatdeskError, TooLarge, Unauthorized
+from chatdesk.errors import BadRequest, ChatdeskError, Forbidden, TooLarge, Unauthorized
 from chatdesk.services.agents import Principal, authenticate
+from chatdesk.text import check_text, check_tree
 
 SESSION_COOKIE = "chatdesk_session"
 MAX_JSON_BYTES = 256 * 1024
@@ -48,6 +49,7 @@ async def json_body(request: Request) -> dict[str, Any]:
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object")
+    check_tree(value)
     return value
 
 
@@ -56,6 +58,11 @@ def text_field(body: dict[str, Any], name: str, max_chars: int = 320) -> str:
     if not isinstance(value, str) or not value or "\x00" in value or len(value) > max_chars:
         raise BadRequest(f"'{name}' must be a string of 1 to {max_chars} characters")
     return value
+
+
+def query(request: Request) -> dict[str, str]:
+    """The query parameters, each checked to be clean text."""
+    return {k: check_text(k, v, 2000) for k, v in request.query_params.items()}
 
 
 def int_param(request: Request, name: str, default: int) -> int:
@@ -71,3 +78,37 @@ def int_param(request: Request, name: str, default: int) -> int:
 async def chatdesk_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ChatdeskError)
     return JSONResponse(exc.body(), status_code=exc.status)
+
+
+MAX_ID = 2**31 - 1
+
+
+def path_id(request: Request, what: str, name: str = "id") -> int:
+    """A store id from the path, else `bad_request` naming `what`."""
+    return parse_id(request.path_params[name], what)
+
+
+def parse_id(raw: str, what: str) -> int:
+    """A store id from text, else `bad_request` naming `what` (ids are 32-bit)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{what} is a whole number") from None
+    if not 0 < value <= MAX_ID:
+        raise BadRequest(f"{what} is out of range")
+    return value
+
+
+def require_admin(agent: Principal) -> None:
+    if not agent.is_admin:
+        raise Forbidden("only an admin may do this")
+
+
+def optional_text(body: dict[str, Any], name: str, max_chars: int) -> str | None:
+    """A text field that may be absent (None); present, it must be a clean string."""
+    if name not in body:
+        return None
+    value = body[name]
+    if not isinstance(value, str) or "\x00" in value or len(value) > max_chars:
+        raise BadRequest(f"'{name}' must be a string of at most {max_chars} characters")
+    return value

@@ -6,8 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatdesk.api.common import current_agent, desk, int_param
-from chatdesk.errors import BadRequest
+from chatdesk.api.common import current_agent, desk, int_param, path_id, query
 from chatdesk.services.search import TicketFilter, list_tickets
 
 MAX_EVENTS = 1000
@@ -15,7 +14,7 @@ MAX_EVENTS = 1000
 
 async def index(request: Request) -> Response:
     agent = await current_agent(request)
-    params = dict(request.query_params)
+    params = query(request)
     filters = TicketFilter.from_query(params, agent.id)
     limit = int_param(request, "limit", 50)
     async with desk(request).reads() as session:
@@ -24,10 +23,7 @@ async def index(request: Request) -> Response:
 
 
 def _ticket_id(request: Request) -> int:
-    try:
-        return int(request.path_params["id"])
-    except ValueError:
-        raise BadRequest("a ticket id is a whole number") from None
+    return path_id(request, "a ticket id")
 
 
 async def show(request: Request) -> Response:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import types
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 import msgpack
 
 from chatdesk.errors import BadRequest, ChatdeskError
+from chatdesk.text import check_text
 
 JSON_PROTOCOL = "chatdesk.json"
 MSGPACK_PROTOCOL = "chatdesk.msgpack"
@@ -73,20 +75,6 @@ def encode(frame: dict[str, Any], encoding: Encoding) -> str | bytes:
 # --------------------------------------------------------------------------- field checks
 
 
-def _check_text(name: str, value: str, max_chars: int, min_chars: int = 0) -> str:
-    if "\x00" in value:
-        raise BadRequest(f"'{name}' must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequest(f"'{name}' must be valid Unicode text (no lone surrogates)") from None
-    if len(value) > max_chars:
-        raise BadRequest(f"'{name}' is longer than {max_chars} characters")
-    if len(value) < min_chars:
-        raise BadRequest(f"'{name}' must have at least {min_chars} character(s)")
-    return value
-
-
 # Per-field text limits; unnamed string fields get MAX_ID_CHARS.
 _TEXT_LIMITS: dict[str, tuple[int, int]] = {
     "body": (1, MAX_BODY_CHARS),
@@ -117,7 +105,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, str):
             raise BadRequest(f"'{name}' must be a string")
         low, high = _TEXT_LIMITS.get(name, (0, MAX_ID_CHARS))
-        return _check_text(name, value, high, low)
+        return check_text(name, value, high, low)
     if hint is bool:
         if not isinstance(value, bool):
             raise BadRequest(f"'{name}' must be true or false")
@@ -415,6 +403,27 @@ class Author:
 SYSTEM = Author("system", None, "chatdesk")
 
 
+# Set at start by the desk: turns an attachment id into a signed, expiring URL. Signed
+# when shown, never stored, so a link in old history has not silently expired.
+def _unsigned(file_id: str) -> str:
+    return f"/files/{file_id}"
+
+
+_url_for: list[Callable[[str], str]] = [_unsigned]
+
+
+def set_attachment_url(sign: Callable[[str], str]) -> None:
+    _url_for[0] = sign
+
+
+def with_urls(fields: dict[str, Any]) -> dict[str, Any]:
+    atts = fields.get("attachments")
+    if not atts:
+        return fields
+    sign = _url_for[0]
+    return {**fields, "attachments": [{**a, "url": sign(a["id"])} for a in atts]}
+
+
 @dataclass(frozen=True, slots=True)
 class TicketEvent:
     """One timeline entry as it travels: from the store to the broker to sockets."""
@@ -439,7 +448,7 @@ class TicketEvent:
             "visibility": self.visibility,
             "author": self.author.wire(),
             "at": self.at,
-            **self.fields,
+            **with_urls(self.fields),
         }
 
     def visitor_wire(self) -> dict[str, Any] | None:
@@ -450,7 +459,7 @@ class TicketEvent:
         shown = {"type": author.type, "id": author.id, "name": author.name}
         if author.type == "agent":
             shown["id"] = None  # visitors see the display name only
-        fields_ = {k: v for k, v in self.fields.items() if k in _VISITOR_FIELDS}
+        fields_ = with_urls({k: v for k, v in self.fields.items() if k in _VISITOR_FIELDS})
         return {
             "ticket": self.ticket,
             "seq": self.seq,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatdesk.errors import BadRequest
 from chatdesk.services import views
-from chatdesk.services.tickets import STATUSES
+from chatdesk.services.tickets import PRIORITIES, STATUSES
 from chatdesk.store.models import Customer, Event, Label, Ticket, TicketLabel
 
 MAX_PAGE = 100
@@ -27,6 +27,8 @@ class TicketFilter:
     customer: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    group: int | None = None
+    priority: str | None = None
 
     @classmethod
     def from_query(cls, params: dict[str, str], me: int) -> TicketFilter:
@@ -52,6 +54,8 @@ class TicketFilter:
             customer=(params.get("customer") or "").strip() or None,
             created_after=_date("created_after", params.get("created_after")),
             created_before=_date("created_before", params.get("created_before")),
+            group=_int("group", params["group"]) if params.get("group") else None,
+            priority=_priority(params.get("priority")),
         )
 
     def apply(self, query: Select[Any]) -> Select[Any]:
@@ -91,11 +95,23 @@ class TicketFilter:
                     )
                 )
             )
+        if self.group is not None:
+            query = query.where(Ticket.group_id == self.group)
+        if self.priority is not None:
+            query = query.where(Ticket.priority == self.priority)
         if self.created_after is not None:
             query = query.where(Ticket.created_at >= self.created_after)
         if self.created_before is not None:
             query = query.where(Ticket.created_at < self.created_before)
         return query
+
+
+def _priority(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if raw not in PRIORITIES:
+        raise BadRequest(f"priority is one of {', '.join(PRIORITIES)}")
+    return raw
 
 
 def _escape_like(text: str) -> str:
@@ -104,9 +120,12 @@ def _escape_like(text: str) -> str:
 
 def _int(name: str, raw: str) -> int:
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise BadRequest(f"'{name}' must be a whole number") from None
+    if not 0 <= value < 2**31:
+        raise BadRequest(f"'{name}' is out of range")
+    return value
 
 
 def _date(name: str, raw: str | None) -> datetime | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -14,6 +14,9 @@ from chatdesk.store.models import Event, Ticket, utcnow
 
 
 def iso(dt: datetime) -> str:
+    # SQLite hands back naive datetimes; everything chatdesk stores is UTC.
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
     return dt.isoformat().replace("+00:00", "Z")
 
 
@@ -82,7 +85,7 @@ def to_event(row: Event) -> TicketEvent:
         kind=row.kind,
         visibility=row.visibility,  # type: ignore[arg-type]
         author=Author(row.author_type, row.author_id, row.author_name),  # type: ignore[arg-type]
-        at=iso(row.at if row.at.tzinfo else row.at.replace(tzinfo=utcnow().tzinfo)),
+        at=iso(row.at),
         fields=fields,
     )
 
