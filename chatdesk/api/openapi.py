@@ -80,6 +80,49 @@ def document() -> dict[str, Any]:
             "/api/v1/tickets/{id}/events": {
                 "get": _op("A ticket's timeline after a seq", ["id", "after_seq", "limit"])
             },
+            "/api/v1/canned": {
+                "get": _op(
+                    "Canned responses the caller may use; q: shortcut prefix or text",
+                    ["q", "scope", "cursor", "limit"],
+                ),
+                "post": _op("Create a canned response (company scope: admins)", body=True),
+            },
+            "/api/v1/canned/{id}": {
+                "get": _op("One canned response", ["id"]),
+                "patch": _op("Change shortcut, title or body", ["id"], body=True),
+                "delete": _op("Delete a canned response", ["id"]),
+            },
+            "/api/v1/canned/{id}/render": {
+                "get": _op("The body with placeholders filled for a ticket", ["id", "ticket"])
+            },
+            "/api/v1/kb/articles": {
+                "get": _op(
+                    "Knowledge-base articles, newest first", ["published", "cursor", "limit"]
+                ),
+                "post": _op("Create an article (admins)", body=True),
+            },
+            "/api/v1/kb/articles/{id}": {
+                "get": _op("One article with its sanitised html", ["id"]),
+                "patch": _op("Change an article (admins)", ["id"], body=True),
+                "delete": _op("Delete an article (admins)", ["id"]),
+            },
+            "/api/v1/kb/search": {
+                "get": _op("Ranked full-text search of articles", ["q", "published", "limit"])
+            },
+            "/kb/{slug}": {
+                "get": {
+                    **_op("The public HTML page of a published article"),
+                    "parameters": [
+                        {
+                            "name": "slug",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "security": [],
+                }
+            },
             "/healthz": {"get": _op("The process answers")},
             "/readyz": {"get": _op("Database and broker reachable (503 otherwise)")},
         },

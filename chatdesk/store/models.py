@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -174,3 +175,79 @@ class Event(Base):
             "author_type", "author_id", "client_msg_id", name="uq_events_author_client_msg"
         ),
     )
+
+
+class CannedResponse(Base):
+    """A reply template; personal ones belong to one agent, company ones to everybody.
+
+    Shortcuts are unique per owner (personal) and among company ones: the partial
+    index covers company rows, whose owner is NULL and so escape the composite one.
+    """
+
+    __tablename__ = "canned_responses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    shortcut: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        Index("uq_canned_owner_shortcut", "owner_id", "shortcut", unique=True),
+        Index(
+            "uq_canned_company_shortcut",
+            "shortcut",
+            unique=True,
+            sqlite_where=text("owner_id IS NULL"),
+            postgresql_where=text("owner_id IS NULL"),
+        ),
+    )
+
+
+class KbArticle(Base):
+    """A knowledge-base article in Markdown.
+
+    Full-text search lives beside it and only in the migration: the FTS5 table
+    ``kb_fts`` with its triggers on SQLite, a GIN expression index on PostgreSQL.
+    """
+
+    __tablename__ = "kb_articles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerNote(Base):
+    """An internal note on a customer, shown on every ticket of theirs; never to them."""
+
+    __tablename__ = "customer_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    """An uploaded file; its bytes live under the data dir, named by their SHA-256."""
+
+    __tablename__ = "attachments"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    uploader_type: Mapped[str] = mapped_column(String(8))
+    uploader_id: Mapped[int] = mapped_column(Integer)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
