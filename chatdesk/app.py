@@ -11,7 +11,19 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from chatdesk.api import auth, health, openapi, static, tickets
+from chatdesk.api import (
+    admin,
+    auth,
+    canned,
+    customers,
+    health,
+    kb,
+    labels,
+    openapi,
+    static,
+    tickets,
+    uploads,
+)
 from chatdesk.api.common import chatdesk_error
 from chatdesk.desk import Desk
 from chatdesk.errors import ChatdeskError
@@ -55,6 +67,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/ws/agent", agent_ws),
             *auth.routes,
             *tickets.routes,
+            *uploads.routes,
+            *customers.routes,
+            *labels.routes,
+            *admin.routes,
+            *canned.routes,
+            *kb.routes,
             *health.routes,
             *openapi.routes,
             *static.routes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -11,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from chatdesk.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.presence import Presence
+from chatdesk.realtime.protocol import set_attachment_url
 from chatdesk.services.access import Access
+from chatdesk.services.customer_profiles import CustomerProfiles
 from chatdesk.services.customers import Customers
+from chatdesk.services.files import Files, Signer
 from chatdesk.services.masking import Masking
 from chatdesk.services.tickets import Tickets
 from chatdesk.services.writer import Writer
@@ -43,6 +47,9 @@ class Desk:
     customers: Customers
     access: Access
     masking: Masking
+    profiles: CustomerProfiles
+    files: Files
+    signer: Signer
     connections: set = field(default_factory=set)
     demo_site_key: str | None = None
 
@@ -68,6 +75,8 @@ class Desk:
             else MemoryBroker()
         )
         hub = Hub()
+        signer = Signer(hashlib.sha256(b"files:" + settings.secret_key.encode()).digest())
+        set_attachment_url(signer.url)
         writer = Writer(writes, broker.publish, settings.writer_batch_max)
         presence = Presence(hub, broker.publish)
         desk = cls(
@@ -84,6 +93,9 @@ class Desk:
             customers=Customers(writer, reads),
             access=Access(writer, reads),
             masking=Masking(writer, reads),
+            profiles=CustomerProfiles(writer, reads),
+            files=Files(settings.uploads_dir, settings.max_upload_mb * 2**20),
+            signer=signer,
         )
         await broker.start(hub.deliver, hub.resync)
         writer.start()

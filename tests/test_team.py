@@ -105,7 +105,7 @@ async def test_mask_rewrites_storage_and_every_view(desk, tokens):
     assert updated["event"]["body"] == "my card is " + "*" * len(card) + " thanks"
     events = desk.get(f"/api/v1/tickets/{ticket}/events", tokens["admin"]).json()["items"]
     assert card not in str(events)
-    assert [e for e in events if e["kind"] == "masked"][0]["target_seq"] == 1
+    assert next(e for e in events if e["kind"] == "masked")["target_seq"] == 1
     again = await visitor(desk, token=v.welcome["visitor_token"], after_seq=0)
     assert card not in str(again.welcome), again.welcome
     assert "1111" not in await _stored_text(desk, ticket)

@@ -96,14 +96,16 @@ class AgentChannel(Channel):
         tickets = self.desk.tickets
         match frame:
             case Send():
-                if frame.attachments:
-                    raise BadRequest("attachments are not accepted yet")
-                w = await tickets.send(agent, frame.ticket, frame.client_msg_id, frame.body)
+                w = await tickets.send(
+                    agent, frame.ticket, frame.client_msg_id, frame.body, frame.attachments
+                )
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case Note():
-                if frame.attachments:
-                    raise BadRequest("attachments are not accepted yet")
-                w = await tickets.note(agent, frame.ticket, frame.client_msg_id, frame.body)
+                if frame.cross_post:
+                    raise BadRequest("cross_post is for back-office tickets, not accepted yet")
+                w = await tickets.note(
+                    agent, frame.ticket, frame.client_msg_id, frame.body, frame.attachments
+                )
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case Claim():
                 w = await tickets.claim(agent, frame.ticket)

@@ -94,7 +94,9 @@ class VisitorChannel(Channel):
         tickets = self.desk.tickets
         match frame:
             case VisitorMessage():
-                written = await tickets.visitor_message(customer, frame.client_msg_id, frame.body)
+                written = await tickets.visitor_message(
+                    customer, frame.client_msg_id, frame.body, frame.attachments
+                )
                 self.ok(frame.rid, ticket=written.ticket, seq=written.seq)
                 if written.ticket != self.ticket_id:
                     self._follow(written.ticket)

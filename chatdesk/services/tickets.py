@@ -17,6 +17,7 @@ from chatdesk.realtime import bus
 from chatdesk.realtime.protocol import Author, TicketEvent
 from chatdesk.services import timeline, views
 from chatdesk.services.agents import Principal
+from chatdesk.services.files import claim_for_ticket
 from chatdesk.services.ticketing import (
     Changes,
     TicketService,
@@ -54,7 +55,7 @@ ADMIN_MOVES = AGENT_MOVES | {("solved", "closed")}
 MAX_LABEL_CHARS = 64
 
 
-def _label_name(raw: str) -> str:
+def label_name(raw: str) -> str:
     name = " ".join(raw.split())
     if not name or len(name) > MAX_LABEL_CHARS:
         raise BadRequest(f"a label is 1 to {MAX_LABEL_CHARS} characters")
@@ -64,7 +65,9 @@ def _label_name(raw: str) -> str:
 class Tickets(TicketService):
     # ------------------------------------------------------------------ visitors
 
-    async def visitor_message(self, customer_id: int, client_msg_id: str, body: str) -> Written:
+    async def visitor_message(
+        self, customer_id: int, client_msg_id: str, body: str, attachments: tuple[str, ...] = ()
+    ) -> Written:
         body = _message_body(body)
 
         async def op(session: AsyncSession, changes: Changes) -> Written:
@@ -93,13 +96,16 @@ class Tickets(TicketService):
                 created = True
             else:
                 ticket = current
+            files = await claim_for_ticket(
+                session, attachments, ("visitor", customer.id), ticket.id
+            )
             event = await timeline.append(
                 session,
                 ticket,
                 "message",
                 "public",
                 author,
-                {"attachments": [], "via": "chat"},
+                {"attachments": files, "via": "chat"},
                 body=body,
                 client_msg_id=client_msg_id,
             )
@@ -178,7 +184,12 @@ class Tickets(TicketService):
     # ------------------------------------------------------------------ agents
 
     async def send(
-        self, agent: Principal, ticket_id: int, client_msg_id: str, body: str
+        self,
+        agent: Principal,
+        ticket_id: int,
+        client_msg_id: str,
+        body: str,
+        attachments: tuple[str, ...] = (),
     ) -> Written:
         body = _message_body(body)
 
@@ -191,13 +202,14 @@ class Tickets(TicketService):
             await require_writer(session, ticket, agent)
             if ticket.status == "spam":
                 raise Conflict(f"ticket {ticket.id} is in spam; restore it first")
+            files = await claim_for_ticket(session, attachments, ("agent", agent.id), ticket.id)
             event = await timeline.append(
                 session,
                 ticket,
                 "message",
                 "public",
                 author_of(agent),
-                {"attachments": [], "via": "chat"},
+                {"attachments": files, "via": "chat"},
                 body=body,
                 client_msg_id=client_msg_id,
             )
@@ -207,7 +219,12 @@ class Tickets(TicketService):
         return await self._write(ticket_id, op)
 
     async def note(
-        self, agent: Principal, ticket_id: int, client_msg_id: str, body: str
+        self,
+        agent: Principal,
+        ticket_id: int,
+        client_msg_id: str,
+        body: str,
+        attachments: tuple[str, ...] = (),
     ) -> Written:
         body = _message_body(body)
 
@@ -218,13 +235,14 @@ class Tickets(TicketService):
             ticket = await locked(session, ticket_id)
             writable(ticket)
             await require_writer(session, ticket, agent)
+            files = await claim_for_ticket(session, attachments, ("agent", agent.id), ticket.id)
             event = await timeline.append(
                 session,
                 ticket,
                 "note",
                 "internal",
                 author_of(agent),
-                {"attachments": [], "cross_posted_to": []},
+                {"attachments": files, "cross_posted_to": []},
                 body=body,
                 client_msg_id=client_msg_id,
             )
@@ -353,8 +371,8 @@ class Tickets(TicketService):
     async def set_labels(
         self, agent: Principal, ticket_id: int, add: tuple[str, ...], remove: tuple[str, ...]
     ) -> Written:
-        add_names = sorted({_label_name(n) for n in add})
-        remove_names = sorted({_label_name(n) for n in remove} - set(add_names))
+        add_names = sorted({label_name(n) for n in add})
+        remove_names = sorted({label_name(n) for n in remove} - set(add_names))
         if not add_names and not remove_names:
             raise BadRequest("labels needs 'add' or 'remove'")
 
