@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import select
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -25,6 +26,7 @@ from chatdesk.api import (
     uploads,
 )
 from chatdesk.api.common import chatdesk_error
+from chatdesk.api.security import SecurityMiddleware
 from chatdesk.desk import Desk
 from chatdesk.errors import ChatdeskError
 from chatdesk.realtime.agent import AgentChannel
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *static.routes,
         ],
         exception_handlers={ChatdeskError: chatdesk_error},
+        middleware=[Middleware(SecurityMiddleware)],
         lifespan=lifespan,
     )
     return app

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from chatdesk.ratelimit import Limiter, MemoryLimiter, RedisLimiter, Rules
 from chatdesk.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.presence import Presence
@@ -52,6 +53,9 @@ class Desk:
     signer: Signer
     connections: set = field(default_factory=set)
     demo_site_key: str | None = None
+    limiter: Limiter = field(default_factory=MemoryLimiter)
+    rules: Rules | None = None
+    per_ip: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     async def open(cls, settings: Settings) -> Desk:
@@ -97,6 +101,9 @@ class Desk:
             files=Files(settings.uploads_dir, settings.max_upload_mb * 2**20),
             signer=signer,
         )
+        if settings.redis_url:
+            desk.limiter = RedisLimiter(settings.redis_url, settings.redis_prefix)
+        desk.rules = settings.rules()
         await broker.start(hub.deliver, hub.resync)
         writer.start()
         presence.start()
@@ -106,6 +113,7 @@ class Desk:
         await self.presence.stop()
         await self.writer.stop()
         await self.broker.close()
+        await self.limiter.close()
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatdesk.errors import ConfigError
+from chatdesk.ratelimit import Rule, Rules
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -75,10 +76,26 @@ class Settings:
     cookie_secure: bool = False
     writer_batch_max: int = 256
     db_pool_size: int = 10
+    rate_ip_connects: int = 120  # per IP per minute
+    rate_visitor_messages: int = 30  # per visitor per 10 s
+    rate_agent_commands: int = 600  # per agent per 10 s
+    rate_uploads: int = 20  # per uploader per minute
+    rate_logins: int = 10  # per e-mail and IP per 5 minutes
+    max_connections_per_ip: int = 500  # open sockets per IP in one process
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def rules(self) -> Rules:
+        return Rules(
+            ip_connects=Rule("connections", self.rate_ip_connects, 60),
+            visitor_messages=Rule("messages", self.rate_visitor_messages, 10),
+            agent_commands=Rule("commands", self.rate_agent_commands, 10),
+            uploads=Rule("uploads", self.rate_uploads, 60),
+            logins=Rule("login attempts", self.rate_logins, 300),
+            logins_per_ip=Rule("login attempts", self.rate_logins * 5, 300),
+        )
 
     @property
     def uploads_dir(self) -> Path:
@@ -116,4 +133,10 @@ class Settings:
             demo=_bool(env, "CHATDESK_DEMO", True),
             cookie_secure=_bool(env, "CHATDESK_COOKIE_SECURE", False),
             db_pool_size=_int(env, "CHATDESK_DB_POOL_SIZE", 10, minimum=1),
+            rate_ip_connects=_int(env, "CHATDESK_RATE_IP_CONNECTS", 120),
+            rate_visitor_messages=_int(env, "CHATDESK_RATE_VISITOR_MESSAGES", 30),
+            rate_agent_commands=_int(env, "CHATDESK_RATE_AGENT_COMMANDS", 600),
+            rate_uploads=_int(env, "CHATDESK_RATE_UPLOADS", 20),
+            rate_logins=_int(env, "CHATDESK_RATE_LOGINS", 10),
+            max_connections_per_ip=_int(env, "CHATDESK_MAX_CONNECTIONS_PER_IP", 500),
         )

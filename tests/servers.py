@@ -42,6 +42,13 @@ class Backend:
             if not k.startswith("CHATDESK_") or k == "CHATDESK_LOG_LEVEL"
         }
         env.update(
+            # Tests open many sockets from 127.0.0.1 in bursts; tests/test_limits.py runs
+            # its own desk with the limits on.
+            CHATDESK_RATE_IP_CONNECTS="0",
+            CHATDESK_MAX_CONNECTIONS_PER_IP="0",
+            CHATDESK_RATE_VISITOR_MESSAGES="0",
+            CHATDESK_RATE_AGENT_COMMANDS="0",
+            CHATDESK_RATE_LOGINS="1000",
             CHATDESK_DATA_DIR=str(self.data_dir),
             CHATDESK_SECRET_KEY=self.secret_key,
             CHATDESK_REDIS_PREFIX=self.redis_prefix,

@@ -15,6 +15,12 @@ async def login(request: Request) -> Response:
     body = await json_body(request)
     email = text_field(body, "email")
     password = text_field(body, "password", 1024)
+    d = desk(request)
+    ip = request.client.host if request.client else "?"
+    assert d.rules is not None
+    # Slow down password guessing, per account and per address.
+    await d.limiter.hit(d.rules.logins, f"{email.strip().lower()}|{ip}")
+    await d.limiter.hit(d.rules.logins_per_ip, ip)
     async with desk(request).writes() as session, session.begin():
         token, agent = await agents.login(session, email, password)
     response = JSONResponse({"token": token, "agent": agents.Principal.of(agent).wire()})

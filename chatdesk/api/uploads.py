@@ -35,6 +35,8 @@ async def current_visitor(request: Request) -> int:
 
 async def _receive(request: Request, uploader: tuple[str, int]) -> Response:
     d = desk(request)
+    assert d.rules is not None
+    await d.limiter.hit(d.rules.uploads, f"{uploader[0]}:{uploader[1]}")
     limit = d.files.max_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from chatdesk.api.security import same_origin
 from chatdesk.desk import Desk
 from chatdesk.errors import BadRequest, Forbidden
 from chatdesk.realtime import bus
@@ -57,6 +58,11 @@ class AgentChannel(Channel):
         self.watched: set[int] = set()
         self.owned: set[int] = set()
 
+    def origin_ok(self) -> bool:
+        # The console is served by this server; another site's page must not ride on
+        # the agent's session cookie (cross-site WebSocket hijacking).
+        return same_origin(self.websocket.headers)
+
     async def hello(self, raw: dict[str, Any]) -> None:
         hello = AgentHello.build(raw)
         assert isinstance(hello, AgentHello)
@@ -94,6 +100,9 @@ class AgentChannel(Channel):
         agent = self.agent
         assert agent is not None
         tickets = self.desk.tickets
+        if not isinstance(frame, Ping | AgentTyping):
+            assert self.desk.rules is not None
+            await self.limit(self.desk.rules.agent_commands, f"agent:{agent.id}")
         match frame:
             case Send():
                 w = await tickets.send(

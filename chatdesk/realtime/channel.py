@@ -8,10 +8,12 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chatdesk.desk import Desk
-from chatdesk.errors import BadRequest, ChatdeskError, Unauthorized
+from chatdesk.errors import BadRequest, ChatdeskError, Forbidden, RateLimited, Unauthorized
+from chatdesk.ratelimit import Rule
 from chatdesk.realtime.connection import UNAUTHORIZED, Connection
 from chatdesk.realtime.cursors import Cursors
 from chatdesk.realtime.protocol import (
@@ -31,6 +33,14 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
 MAX_IN_FLIGHT = 32
 POLICY_VIOLATION = 1008
+ABUSE_REFUSALS = 50  # rate-limited frames before the socket is closed
+
+
+def _denial(status: int, error: ChatdeskError) -> Response:
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return JSONResponse(error.body(), status_code=status, headers=headers)
 
 
 class Settle:
@@ -58,6 +68,7 @@ class Channel:
         self.topics: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._refusals = 0
 
     # -- subclass hooks
     async def hello(self, raw: dict[str, Any]) -> None:
@@ -93,11 +104,51 @@ class Channel:
     def ok(self, rid: str | None, **result: Any) -> None:
         self.conn.send(OkFrame(rid, result))
 
+    def origin_ok(self) -> bool:
+        """Checked before accepting: a browser page of another site may not connect."""
+        return True
+
+    async def _admit(self) -> Response | None:
+        if not self.origin_ok():
+            return _denial(403, Forbidden("this origin may not connect"))
+        d = self.desk
+        if d.settings.max_connections_per_ip and (
+            d.per_ip.get(self.ip, 0) >= d.settings.max_connections_per_ip
+        ):
+            return _denial(429, RateLimited("too many open connections from here", 5.0))
+        assert d.rules is not None
+        try:
+            await d.limiter.hit(d.rules.ip_connects, self.ip)
+        except RateLimited as exc:
+            return _denial(429, exc)
+        return None
+
+    @property
+    def ip(self) -> str:
+        client = self.websocket.client
+        return client.host if client else "?"
+
+    async def limit(self, rule: Rule, key: str) -> None:
+        """Count a frame against a rule; persistent abuse closes the socket with 1008."""
+        try:
+            await self.desk.limiter.hit(rule, key)
+        except RateLimited:
+            self._refusals += 1
+            if self._refusals > ABUSE_REFUSALS:
+                self.conn.close_soon(POLICY_VIOLATION, "rate limit exceeded persistently")
+            raise
+
     async def serve(self) -> None:
         ws = self.websocket
+        denial = await self._admit()
+        if denial is not None:
+            await ws.send_denial_response(denial)
+            return
         await ws.accept(subprotocol=self.subprotocol)
         self.conn.start()
         self.desk.connections.add(self)
+        ip = self.ip
+        self.desk.per_ip[ip] = self.desk.per_ip.get(ip, 0) + 1
         try:
             try:
                 first = await asyncio.wait_for(self._receive(), HELLO_TIMEOUT_S)
@@ -118,6 +169,11 @@ class Channel:
             pass
         finally:
             self.desk.connections.discard(self)
+            left = self.desk.per_ip.get(ip, 1) - 1
+            if left > 0:
+                self.desk.per_ip[ip] = left
+            else:
+                self.desk.per_ip.pop(ip, None)
             for topic in list(self.topics):
                 self.unsubscribe(topic)
             for task in list(self._tasks):

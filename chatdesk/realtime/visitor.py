@@ -7,7 +7,9 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from chatdesk.api.security import allowed_origin
 from chatdesk.desk import Desk
+from chatdesk.errors import Unauthorized
 from chatdesk.realtime import bus
 from chatdesk.realtime.channel import Channel, Settle
 from chatdesk.realtime.hub import RESYNC
@@ -50,6 +52,8 @@ class VisitorChannel(Channel):
         assert isinstance(hello, VisitorHello)
         customers = self.desk.customers
         site = await customers.site(hello.site)
+        if not allowed_origin(self.websocket.headers, list(site.origins or [])):
+            raise Unauthorized("this page's origin is not allowed for the site")
         headers = self.websocket.headers
         client = self.websocket.client
         arrival = Arrival(
@@ -92,6 +96,9 @@ class VisitorChannel(Channel):
         assert self.visitor is not None
         customer = self.visitor.customer_id
         tickets = self.desk.tickets
+        if isinstance(frame, VisitorMessage | VisitorProfile | VisitorSync):
+            assert self.desk.rules is not None
+            await self.limit(self.desk.rules.visitor_messages, f"visitor:{customer}")
         match frame:
             case VisitorMessage():
                 written = await tickets.visitor_message(
