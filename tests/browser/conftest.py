@@ -20,8 +20,10 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
+    """A chromium of the test's own: a sync Playwright left running would make the
+    main thread look like it runs an event loop to every async test after it."""
     if not os.path.exists(CHROMIUM):
         raise AssertionError(f"Debian chromium not found at {CHROMIUM}: apt-get install chromium")
     from playwright.sync_api import sync_playwright
