@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from chatdesk.extensions import extensions
 from chatdesk.ratelimit import Limiter, MemoryLimiter, RedisLimiter, Rules
 from chatdesk.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatdesk.realtime.hub import Hub
@@ -56,6 +58,7 @@ class Desk:
     limiter: Limiter = field(default_factory=MemoryLimiter)
     rules: Rules | None = None
     per_ip: dict[str, int] = field(default_factory=dict)
+    ext: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     async def open(cls, settings: Settings) -> Desk:
@@ -107,9 +110,18 @@ class Desk:
         await broker.start(hub.deliver, hub.resync)
         writer.start()
         presence.start()
+        for cls in extensions():
+            feature = cls(desk)
+            desk.ext[cls.name] = feature
+            await feature.start()
         return desk
 
     async def close(self) -> None:
+        for feature in reversed(list(self.ext.values())):
+            try:
+                await feature.stop()
+            except Exception:
+                log.exception("stopping %s failed", feature.name)
         await self.presence.stop()
         await self.writer.stop()
         await self.broker.close()

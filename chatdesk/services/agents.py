@@ -35,7 +35,12 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role in ("admin", "system")
+
+    @property
+    def is_system(self) -> bool:
+        """Automation (triggers, jobs, mail): acts with admin rights, recorded as `system`."""
+        return self.role == "system"
 
     def wire(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
@@ -43,6 +48,9 @@ class Principal:
     @classmethod
     def of(cls, agent: Agent, token_id: int | None = None) -> Principal:
         return cls(agent.id, agent.name, agent.email, agent.role, token_id)
+
+
+SYSTEM_PRINCIPAL = Principal(0, "chatdesk", "", "system")
 
 
 def check_email(email: str) -> str:

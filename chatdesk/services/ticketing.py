@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatdesk.errors import Conflict, Forbidden, NotFound
 from chatdesk.realtime import bus
-from chatdesk.realtime.protocol import Author, TicketEvent
+from chatdesk.realtime.protocol import SYSTEM, Author, TicketEvent
 from chatdesk.services import views
 from chatdesk.services.agents import Principal
 from chatdesk.services.writer import Outcome, Writer
@@ -32,8 +32,10 @@ class Changes:
 
     def __init__(self) -> None:
         self.items: list[tuple[str, bytes]] = []
+        self.events: list[TicketEvent] = []
 
     def event(self, event: TicketEvent) -> None:
+        self.events.append(event)
         self.items.append(
             (
                 bus.ticket_topic(event.ticket),
@@ -52,10 +54,12 @@ class Changes:
         self.items.append((topic, bus.pack(topic, msg)))
 
     def outcome(self, value: Any) -> Outcome:
-        return Outcome(value, [payload for _, payload in self.items])
+        return Outcome(value, [payload for _, payload in self.items], list(self.events))
 
 
 def author_of(agent: Principal) -> Author:
+    if agent.is_system:
+        return SYSTEM
     return Author("agent", agent.id, agent.name)
 
 

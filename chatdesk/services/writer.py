@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatdesk.errors import ChatdeskError, Conflict, Unavailable
+from chatdesk.realtime.protocol import TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,12 @@ class Outcome:
 
     value: Any = None
     publish: list[bytes] = field(default_factory=list)
+    events: list[TicketEvent] = field(default_factory=list)
 
 
 Operation = Callable[[AsyncSession], Awaitable[Outcome]]
+# Called in this process, once, with the events a batch committed (rules, mail, webhooks).
+AfterCommit = Callable[[list[TicketEvent]], None]
 Publish = Callable[[Sequence[bytes]], None]
 
 
@@ -70,6 +74,7 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.operations = 0
+        self.after_commit: list[AfterCommit] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="chatdesk-writer")
@@ -148,14 +153,22 @@ class Writer:
                 self._fail(live, exc)
                 return
             published: list[bytes] = []
+            committed: list[TicketEvent] = []
             for item, outcome in zip(live, outcomes, strict=True):
                 if not item.future.done():
                     item.future.set_result(outcome.value)
                 published.extend(outcome.publish)
+                committed.extend(outcome.events)
             self.batches += 1
             self.operations += len(live)
             if published:
                 self._publish(published)
+            if committed:
+                for hook in self.after_commit:
+                    try:
+                        hook(committed)
+                    except Exception:
+                        log.exception("after-commit hook failed")
             return
 
     def _fail(self, items: list[_Item], exc: BaseException) -> None:

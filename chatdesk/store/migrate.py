@@ -21,4 +21,5 @@ def alembic_config(settings: Settings) -> Config:
 def upgrade(settings: Settings) -> None:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(settings), "head")
+    # "heads": features may add migrations on branches from one base; all are applied.
+    command.upgrade(alembic_config(settings), "heads")
