@@ -423,6 +423,33 @@ class Tickets(TicketService):
 
         return await self._write(ticket_id, op)
 
+    async def set_priority(self, agent: Principal, ticket_id: int, priority: str) -> Written:
+        if priority not in PRIORITIES:
+            raise BadRequest(f"priority is one of {', '.join(PRIORITIES)}")
+
+        async def op(session: AsyncSession, changes: Changes) -> Written:
+            ticket = await locked(session, ticket_id)
+            writable(ticket)
+            await require_writer(session, ticket, agent)
+            if ticket.priority == priority:
+                return Written(ticket.id, None)
+            before = ticket.priority
+            ticket.priority = priority
+            await session.flush()
+            event = await timeline.append(
+                session,
+                ticket,
+                "updated",
+                "internal",
+                author_of(agent),
+                {"fields": {"priority": {"from": before, "to": priority}}},
+            )
+            changes.event(event)
+            await changes.ticket_changed(session, ticket)
+            return Written(ticket.id, event.seq)
+
+        return await self._write(ticket_id, op)
+
     # ------------------------------------------------------------------ reads
 
     async def ticket(self, ticket_id: int) -> dict[str, Any]:
