@@ -10,6 +10,7 @@ are skipped, and say so.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import secrets
 from collections.abc import Iterator
@@ -48,6 +49,13 @@ def redis_url() -> Iterator[str]:
     server.shutdown()
 
 
+def run_async(coro) -> object:  # type: ignore[no-untyped-def]
+    """Run a coroutine to completion from sync code, even while a loop runs in this thread
+    (a sync Playwright marks one as running)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 class PgDatabases:
     """Creates one fresh PostgreSQL database per backend name, dropped at the end."""
 
@@ -71,7 +79,7 @@ class PgDatabases:
             finally:
                 await conn.close()
 
-        asyncio.run(go())
+        run_async(go())
         self.created.append(name)
         base = self.url.rsplit("/", 1)[0]
         return f"{base}/{name}"
@@ -87,7 +95,7 @@ class PgDatabases:
             finally:
                 await conn.close()
 
-        asyncio.run(go())
+        run_async(go())
 
 
 @pytest.fixture(scope="session")
