@@ -21,14 +21,16 @@ def check_text(name: str, value: str, max_chars: int, min_chars: int = 0) -> str
     return value
 
 
-def check_tree(value: Any, name: str = "body") -> None:
-    """Every string anywhere in a decoded JSON document is clean text."""
+def check_tree(value: Any, name: str = "body", depth: int = 0) -> None:
+    """Every string anywhere in a decoded JSON document is clean text (and it is not deep)."""
+    if depth > 32:
+        raise BadRequest("the body is nested too deeply")
     if isinstance(value, str):
         check_text(name, value, 10**6)
     elif isinstance(value, dict):
         for key, item in value.items():
             check_text(name, key, 200)
-            check_tree(item, key)
+            check_tree(item, key, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            check_tree(item, name)
+            check_tree(item, name, depth + 1)

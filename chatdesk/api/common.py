@@ -47,6 +47,8 @@ async def json_body(request: Request) -> dict[str, Any]:
         value = json.loads(raw or b"{}")
     except ValueError:
         raise BadRequest("the body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object")
     check_tree(value)

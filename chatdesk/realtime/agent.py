@@ -34,12 +34,14 @@ from chatdesk.realtime.protocol import (
     ReadPush,
     Release,
     RequestAccess,
+    Restore,
     RevokeAccess,
     Send,
     SetLabels,
     SetStatus,
     SyncHint,
     Transfer,
+    Unmask,
     Unwatch,
     Watch,
 )
@@ -75,7 +77,7 @@ class AgentChannel(Channel):
         for ticket, last_seq in await self.desk.tickets.agent_tickets(agent.id):
             self._own(ticket, last_seq)
         counts = await self.desk.tickets.counts(agent.id)
-        self.conn.send(AgentWelcome(agent=agent.wire(), counts=counts))
+        self.conn.send_first(AgentWelcome(agent=agent.wire(), counts=counts))
         self.desk.presence.agent_connected(agent.id)
         self.conn.send(presence_push(self.desk.presence.agents()))
 
@@ -106,14 +108,22 @@ class AgentChannel(Channel):
         match frame:
             case Send():
                 w = await tickets.send(
-                    agent, frame.ticket, frame.client_msg_id, frame.body, frame.attachments
+                    agent,
+                    frame.ticket,
+                    frame.client_msg_id,
+                    frame.body,
+                    frame.attachments,
+                    force=frame.force,
                 )
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case Note():
-                if frame.cross_post:
-                    raise BadRequest("cross_post is for back-office tickets, not accepted yet")
                 w = await tickets.note(
-                    agent, frame.ticket, frame.client_msg_id, frame.body, frame.attachments
+                    agent,
+                    frame.ticket,
+                    frame.client_msg_id,
+                    frame.body,
+                    frame.attachments,
+                    cross_post=frame.cross_post,
                 )
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case Claim():
@@ -126,9 +136,15 @@ class AgentChannel(Channel):
                 w = await tickets.transfer(agent, frame.ticket, frame.agent, frame.group)
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case SetStatus():
-                if frame.reason is not None:
-                    raise BadRequest("'reason' is not accepted yet")
-                w = await tickets.set_status(agent, frame.ticket, frame.to)
+                if frame.reply is not None:
+                    body = frame.reply.get("body")
+                    if frame.to != "solved" or not isinstance(body, str):
+                        raise BadRequest("'reply' is {body} and goes with to: solved")
+                    w = await self.desk.backoffice.solve_tracker(
+                        agent, frame.ticket, body, frame.reason
+                    )
+                else:
+                    w = await tickets.set_status(agent, frame.ticket, frame.to, frame.reason)
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case SetLabels():
                 w = await tickets.set_labels(agent, frame.ticket, frame.add, frame.remove)
@@ -141,6 +157,12 @@ class AgentChannel(Channel):
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case RevokeAccess():
                 w = await self.desk.access.revoke(agent, frame.ticket, frame.agent)
+                self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
+            case Restore():
+                w = await tickets.restore(agent, frame.ticket)
+                self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
+            case Unmask():
+                w = await self.desk.masking.unmask(agent, frame.ticket, frame.seq)
                 self.ok(frame.rid, ticket=w.ticket, seq=w.seq)
             case Mask():
                 w = await self.desk.masking.mask(agent, frame.ticket, frame.seq, frame.ranges)

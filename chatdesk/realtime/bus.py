@@ -85,6 +85,14 @@ class KickMsg:
     agent_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class VisitorPushMsg:
+    """A ready server frame for the visitor of a ticket (csat_request), on its topic."""
+
+    ticket_id: int
+    frame: dict[str, Any]
+
+
 BusMessage = (
     EventMsg
     | EventUpdatedMsg
@@ -95,6 +103,7 @@ BusMessage = (
     | PresenceMsg
     | AgentPushMsg
     | KickMsg
+    | VisitorPushMsg
 )
 
 _KINDS: dict[type, str] = {
@@ -107,6 +116,7 @@ _KINDS: dict[type, str] = {
     PresenceMsg: "p",
     AgentPushMsg: "a",
     KickMsg: "k",
+    VisitorPushMsg: "v",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -14,7 +15,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from chatdesk.desk import Desk
 from chatdesk.errors import BadRequest, ChatdeskError, Forbidden, RateLimited, Unauthorized
 from chatdesk.ratelimit import Rule
-from chatdesk.realtime.connection import UNAUTHORIZED, Connection
+from chatdesk.realtime import bus
+from chatdesk.realtime.connection import TRY_AGAIN_LATER, UNAUTHORIZED, Connection
 from chatdesk.realtime.cursors import Cursors
 from chatdesk.realtime.protocol import (
     MSGPACK_PROTOCOL,
@@ -63,7 +65,12 @@ class Channel:
         offered = websocket.scope.get("subprotocols") or []
         self.subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
         self.encoding: Encoding = "msgpack" if self.subprotocol == MSGPACK_PROTOCOL else "json"
-        self.conn = Connection(websocket, self.encoding, desk.settings.send_queue_size, self.render)
+        self.conn = Connection(
+            websocket, self.encoding, desk.settings.send_queue_size, self._render_observed
+        )
+        # Metrics probes of the ops feature, when it runs (chatdesk/ops/metrics.py).
+        self._probe = desk.ext.get("ops")
+        self.channel_kind = str(websocket.scope.get("path", "")).rsplit("/", 1)[-1]
         self.cursors = Cursors(self._fetch)
         self.topics: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -85,6 +92,12 @@ class Channel:
 
     def public_only(self) -> bool:
         return False
+
+    async def _render_observed(self, item: Any) -> list[dict[str, Any]]:
+        frames = await self.render(item)
+        if frames and self._probe is not None and isinstance(item, bus.EventMsg):
+            self._probe.observe_push(self.channel_kind, item.event.at)
+        return frames
 
     # -- shared machinery
     async def _fetch(self, ticket: int, after: int, up_to: int | None) -> list[Any]:
@@ -145,6 +158,7 @@ class Channel:
             await ws.send_denial_response(denial)
             return
         await ws.accept(subprotocol=self.subprotocol)
+        self.conn.pause()
         self.conn.start()
         self.desk.connections.add(self)
         ip = self.ip
@@ -167,6 +181,11 @@ class Channel:
             await self._read_loop()
         except WebSocketDisconnect:
             pass
+        except Exception:
+            # Never drop a client without a close frame: say 1011 and let it reconnect.
+            log.exception("%s connection failed", type(self).__name__)
+            with contextlib.suppress(Exception):
+                await self.websocket.close(1011)
         finally:
             self.desk.connections.discard(self)
             left = self.desk.per_ip.get(ip, 1) - 1
@@ -180,6 +199,8 @@ class Channel:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await self.cleanup()
+            if self._probe is not None and self.conn.close_code == TRY_AGAIN_LATER:
+                self._probe.slow_closed(self.channel_kind)
             if not self.conn.closed:
                 await self.conn.stop()
             else:
@@ -222,6 +243,7 @@ class Channel:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, frame: ClientFrame) -> None:
+        started = time.perf_counter()
         try:
             await self.handle(frame)
         except ChatdeskError as exc:
@@ -233,6 +255,9 @@ class Channel:
             )
         finally:
             self._slots.release()
+            if self._probe is not None:
+                elapsed = time.perf_counter() - started
+                self._probe.observe_ack(self.channel_kind, frame.type, elapsed)
 
     def run_soon(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

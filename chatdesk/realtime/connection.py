@@ -43,13 +43,36 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self.closed = False
         self.close_code: int | None = None
+        self._early: list[Any] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._send_loop())
 
+    @property
+    def backlog(self) -> int:
+        """Items waiting to be sent (read by the metrics: slow consumers show here)."""
+        return self._queue.qsize()
+
+    def pause(self) -> None:
+        """Hold pushes until the first frame (welcome) is sent: it must come first."""
+        self._early = []
+
+    def send_first(self, frame: ServerFrame) -> None:
+        """Queue the welcome, then whatever arrived while it was being prepared."""
+        early, self._early = self._early, None
+        self.push(frame)
+        for item in early or ():
+            self.push(item)
+
     def push(self, item: Any) -> None:
         """Queue a frame or bus message; never blocks. Overflow closes with 1013."""
         if self.closed:
+            return
+        if self._early is not None:
+            if len(self._early) >= self._queue.maxsize:
+                self.close_soon(TRY_AGAIN_LATER, "too slow: reconnect and sync")
+                return
+            self._early.append(item)
             return
         try:
             self._queue.put_nowait(item)

@@ -59,6 +59,8 @@ def decode(data: str | bytes, encoding: Encoding, max_bytes: int) -> dict[str, A
         raise
     except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
         raise BadRequest(f"frame is not valid {encoding}") from None
+    except RecursionError:
+        raise BadRequest("frame is nested too deeply") from None
     if not isinstance(value, dict):
         raise BadRequest("a frame must be a map with a string field 'type'")
     if not isinstance(value.get("type"), str):
@@ -87,6 +89,8 @@ _TEXT_LIMITS: dict[str, tuple[int, int]] = {
     "email": (0, MAX_EMAIL_CHARS),
     "to": (1, 32),
     "reason": (1, 32),
+    "page_url": (0, 2000),
+    "comment": (0, 2000),
 }
 
 
@@ -131,6 +135,17 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     raise TypeError(f"protocol field {name!r} has an unsupported annotation {hint!r}")
 
 
+def _echoable(rid: Any) -> bool:
+    """Whether a bad frame's rid can be sent back: only clean, short text can."""
+    if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID_CHARS:
+        return False
+    try:
+        check_text("rid", rid, MAX_ID_CHARS, 1)
+    except BadRequest:
+        return False
+    return True
+
+
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
@@ -159,7 +174,7 @@ class ClientFrame:
                     raise BadRequest(f"'{cls.type}' needs the field '{f.name}'")
             return cls(**values)
         except ChatdeskError as exc:
-            if isinstance(rid, str) and 0 < len(rid) <= MAX_ID_CHARS:
+            if _echoable(rid):
                 exc.rid = rid  # type: ignore[attr-defined]
             raise
 
@@ -222,9 +237,19 @@ class Ping(ClientFrame):
     rid: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Rating(ClientFrame):
+    """Contract section 9: the visitor rates the solve a csat_request asked about."""
+
+    type: ClassVar[str] = "rating"
+    score: int
+    rid: str | None = None
+    comment: str | None = None
+
+
 VISITOR_FRAMES: dict[str, type[ClientFrame]] = {
     c.type: c
-    for c in (VisitorMessage, VisitorTyping, VisitorRead, VisitorProfile, VisitorSync, Ping)
+    for c in (VisitorMessage, VisitorTyping, VisitorRead, VisitorProfile, VisitorSync, Ping, Rating)
 }
 
 # --------------------------------------------------------------------------- agent frames
@@ -303,6 +328,7 @@ class SetStatus(ClientFrame):
     to: str
     rid: str | None = None
     reason: str | None = None
+    reply: dict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +407,7 @@ def parse(raw: dict[str, Any], table: dict[str, type[ClientFrame]]) -> ClientFra
     if cls is None:
         err = BadRequest(f"unknown frame type {raw['type'][:40]!r}")
         rid = raw.get("rid")
-        if isinstance(rid, str) and 0 < len(rid) <= MAX_ID_CHARS:
+        if _echoable(rid):
             err.rid = rid  # type: ignore[attr-defined]
         raise err
     return cls.build(raw)
@@ -441,14 +467,15 @@ class TicketEvent:
         return self.visibility == "public"
 
     def wire(self) -> dict[str, Any]:
+        # Kind fields first: none of them may shadow the event's own keys.
         return {
+            **with_urls(self.fields),
             "ticket": self.ticket,
             "seq": self.seq,
             "kind": self.kind,
             "visibility": self.visibility,
             "author": self.author.wire(),
             "at": self.at,
-            **with_urls(self.fields),
         }
 
     def visitor_wire(self) -> dict[str, Any] | None:
@@ -461,13 +488,13 @@ class TicketEvent:
             shown["id"] = None  # visitors see the display name only
         fields_ = with_urls({k: v for k, v in self.fields.items() if k in _VISITOR_FIELDS})
         return {
+            **fields_,
             "ticket": self.ticket,
             "seq": self.seq,
             "kind": self.kind,
             "visibility": "public",
             "author": shown,
             "at": self.at,
-            **fields_,
         }
 
     @classmethod
@@ -660,3 +687,34 @@ class RevokeAccess(ClientFrame):
 
 
 AGENT_FRAMES[RevokeAccess.type] = RevokeAccess
+
+
+@dataclass(frozen=True, slots=True)
+class Restore(ClientFrame):
+    type: ClassVar[str] = "restore"
+    ticket: int
+    rid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmask(ClientFrame):
+    type: ClassVar[str] = "unmask"
+    ticket: int
+    seq: int
+    rid: str | None = None
+
+
+AGENT_FRAMES[Restore.type] = Restore
+AGENT_FRAMES[Unmask.type] = Unmask
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorTranscript(ClientFrame):
+    """Contract section 10: mail the conversation to ``email`` or the customer's address."""
+
+    type: ClassVar[str] = "transcript"
+    rid: str | None = None
+    email: str | None = None
+
+
+VISITOR_FRAMES[VisitorTranscript.type] = VisitorTranscript

@@ -9,7 +9,7 @@ from starlette.websockets import WebSocket
 
 from chatdesk.api.security import allowed_origin
 from chatdesk.desk import Desk
-from chatdesk.errors import Unauthorized
+from chatdesk.errors import Unauthorized, Unavailable
 from chatdesk.realtime import bus
 from chatdesk.realtime.channel import Channel, Settle
 from chatdesk.realtime.hub import RESYNC
@@ -19,6 +19,7 @@ from chatdesk.realtime.protocol import (
     EventPush,
     EventUpdatedPush,
     Ping,
+    Rating,
     ServerFrame,
     TicketPush,
     VisitorHello,
@@ -26,10 +27,13 @@ from chatdesk.realtime.protocol import (
     VisitorProfile,
     VisitorRead,
     VisitorSync,
+    VisitorTranscript,
     VisitorTyping,
     VisitorTypingPush,
     VisitorWelcome,
 )
+from chatdesk.services import business_hours
+from chatdesk.services.csat import Csat
 from chatdesk.services.customers import Arrival, Visitor
 
 TYPING_EVERY_S = 1.5
@@ -63,6 +67,9 @@ class VisitorChannel(Channel):
         )
         visitor, token = await customers.arrive(site, hello.visitor_token, hello.identity, arrival)
         self.visitor = visitor
+        mail = self.desk.ext.get("mail")
+        if mail is not None:  # offline replies wait while a widget of theirs is open
+            mail.visitor_connected(visitor.customer_id)
         self.subscribe(bus.VISITORS)
         ticket_id = await self.desk.tickets.current_ticket_id(visitor.customer_id)
         if ticket_id is not None:
@@ -70,19 +77,25 @@ class VisitorChannel(Channel):
         ticket, events, last_seq = await self.desk.tickets.visitor_state(
             visitor.customer_id, hello.after_seq or 0
         )
-        self.conn.send(
+        self.conn.send_first(
             VisitorWelcome(
                 visitor_token=token,
                 customer=visitor.wire(),
                 ticket=ticket,
                 events=[e.visitor_wire() for e in events],
                 agents_online=self.desk.presence.agents_online,
+                open_now=business_hours.open_at(site.business_hours),
             )
         )
         if ticket is not None and last_seq is not None:
             if ticket["id"] != ticket_id:  # a new ticket began between the two reads
                 self._follow(ticket["id"])
             self.conn.push(Settle(ticket["id"], last_seq))
+
+    async def cleanup(self) -> None:
+        mail = self.desk.ext.get("mail")
+        if mail is not None and self.visitor is not None:
+            mail.visitor_left(self.visitor.customer_id)
 
     def _follow(self, ticket_id: int) -> None:
         if self.ticket_id is not None and self.ticket_id != ticket_id:
@@ -135,6 +148,21 @@ class VisitorChannel(Channel):
                 self.ok(frame.rid, events=[e.visitor_wire() for e in events])
             case Ping():
                 self.ok(frame.rid)
+            case VisitorTranscript():
+                assert self.desk.rules is not None
+                await self.limit(self.desk.rules.visitor_messages, f"visitor:{customer}")
+                mail = self.desk.ext.get("mail")
+                if mail is None:
+                    raise Unavailable("this desk sends no e-mail")
+                await mail.transcript(customer, frame.email)
+                self.ok(frame.rid)
+            case Rating():
+                assert self.desk.rules is not None
+                await self.limit(self.desk.rules.visitor_messages, f"visitor:{customer}")
+                rated = await Csat(self.desk.writer, self.desk.reads).rate(
+                    customer, frame.score, frame.comment
+                )
+                self.ok(frame.rid, ticket=rated.ticket, seq=rated.seq)
 
     async def render(self, item: Any) -> list[dict[str, Any]]:
         match item:
@@ -156,6 +184,9 @@ class VisitorChannel(Channel):
             case bus.TicketMsg():
                 if item.ticket_id == self.ticket_id:
                     return [TicketPush(item.visitor).wire()]
+            case bus.VisitorPushMsg():
+                if item.ticket_id == self.ticket_id:
+                    return [item.frame]
             case bus.TypingMsg():
                 if item.author.get("type") == "agent" and item.ticket_id == self.ticket_id:
                     return [VisitorTypingPush(item.on, item.author.get("name", "")).wire()]

@@ -54,10 +54,11 @@ SYSTEM_PRINCIPAL = Principal(0, "chatdesk", "", "system")
 
 
 def check_email(email: str) -> str:
-    email = email.strip()
+    # Lower-case first: it can lengthen text, and the column holds 320 characters.
+    email = email.strip().lower()
     if not _EMAIL.match(email) or len(email) > 320:
         raise BadRequest(f"not an e-mail address: {email[:80]!r}")
-    return email.lower()
+    return email
 
 
 async def hash_password(password: str) -> str:
@@ -87,8 +88,20 @@ async def create_agent(
     return agent
 
 
+class SecondFactor(Exception):
+    """The password was right, but the agent must also give a TOTP code (no token yet)."""
+
+    def __init__(self, agent_id: int) -> None:
+        super().__init__("a TOTP code is required")
+        self.agent_id = agent_id  # an id: the raising transaction rolls back its rows
+
+
 async def login(session: AsyncSession, email: str, password: str) -> tuple[str, Agent]:
-    """Check a password; returns a new session token (only its hash is stored)."""
+    """Check a password; returns a new session token (only its hash is stored).
+
+    Raises SecondFactor instead when the agent uses (or must set up) TOTP: the
+    login is completed by chatdesk.services.accounts with a code.
+    """
     agent = await session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
     stored = agent.password_hash if agent is not None else _DUMMY_HASH
     try:
@@ -97,6 +110,13 @@ async def login(session: AsyncSession, email: str, password: str) -> tuple[str, 
         raise Unauthorized("wrong e-mail or password") from None
     if agent is None or not agent.active:
         raise Unauthorized("wrong e-mail or password")
+    if agent.totp_enabled or agent.totp_required:
+        raise SecondFactor(agent.id)
+    return await open_session(session, agent), agent
+
+
+async def open_session(session: AsyncSession, agent: Agent) -> str:
+    """A new session token for an agent who proved who they are."""
     token = new_token()
     session.add(
         AgentToken(
@@ -106,7 +126,7 @@ async def login(session: AsyncSession, email: str, password: str) -> tuple[str, 
         )
     )
     await session.flush()
-    return token, agent
+    return token
 
 
 async def authenticate(session: AsyncSession, token: str | None) -> Principal:

@@ -274,6 +274,13 @@ async def render(
 ) -> str:
     """The body as it would be sent on that ticket by this agent (plain text)."""
     row = await _usable(session, agent, canned_id)
+    return await render_text(session, agent, row.body, ticket_id)
+
+
+async def render_text(
+    session: AsyncSession, agent: Principal, template: str, ticket_id: int | None
+) -> str:
+    """Any text with placeholders filled for a ticket and agent (replies are previewed so)."""
     values: dict[str, str | None] = {"agent.name": agent.name}
     if ticket_id is not None:
         ticket = await session.get(Ticket, ticket_id)
@@ -285,4 +292,4 @@ async def render(
             if customer is not None:
                 values["customer.name"] = customer.name
                 values["customer.email"] = customer.email
-    return fill(row.body, values)
+    return fill(template, values)

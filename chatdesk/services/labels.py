@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatdesk.errors import Conflict, NotFound
-from chatdesk.services.tickets import label_name
+from chatdesk.services.ticket_ops import label_name
 from chatdesk.store.models import Label, TicketLabel
 
 

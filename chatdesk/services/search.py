@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatdesk.errors import BadRequest
 from chatdesk.services import views
-from chatdesk.services.tickets import PRIORITIES, STATUSES
+from chatdesk.services.statuses import PRIORITIES, RESOLVE_REASONS, STATUSES
 from chatdesk.store.models import Customer, Event, Label, Ticket, TicketLabel
 
 MAX_PAGE = 100
@@ -29,6 +29,17 @@ class TicketFilter:
     created_before: datetime | None = None
     group: int | None = None
     priority: str | None = None
+    # Contact-centre fields (contract section 8).
+    kind: str | None = None
+    id: int | None = None
+    title: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    category: str | None = None
+    service: str | None = None
+    resolve_reason: str | None = None
+    phone: str | None = None
+    external_id: str | None = None
 
     @classmethod
     def from_query(cls, params: dict[str, str], me: int) -> TicketFilter:
@@ -56,6 +67,16 @@ class TicketFilter:
             created_before=_date("created_before", params.get("created_before")),
             group=_int("group", params["group"]) if params.get("group") else None,
             priority=_priority(params.get("priority")),
+            kind=_one_of("kind", params.get("kind"), ("customer", "backoffice", "tracker")),
+            id=_int("id", params["id"]) if params.get("id") else None,
+            title=(params.get("title") or "").strip() or None,
+            channel=_one_of("channel", params.get("channel"), ("chat", "email", "phone", "other")),
+            language=params.get("language") or None,
+            category=params.get("category") or None,
+            service=params.get("service") or None,
+            resolve_reason=_one_of("resolve_reason", params.get("resolve_reason"), RESOLVE_REASONS),
+            phone=(params.get("phone") or "").strip() or None,
+            external_id=params.get("external_id") or None,
         )
 
     def apply(self, query: Select[Any]) -> Select[Any]:
@@ -95,6 +116,46 @@ class TicketFilter:
                     )
                 )
             )
+        for column, value in (
+            (Ticket.kind, self.kind),
+            (Ticket.id, self.id),
+            (Ticket.channel, self.channel),
+            (Ticket.language, self.language),
+            (Ticket.category, self.category),
+            (Ticket.service, self.service),
+            (Ticket.resolve_reason, self.resolve_reason),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if self.title:
+            pattern = f"%{_escape_like(self.title)}%"
+            query = query.where(
+                or_(
+                    Ticket.title.ilike(pattern, escape="\\"),
+                    Ticket.subject.ilike(pattern, escape="\\"),
+                )
+            )
+        if self.phone:
+            digits = "".join(ch for ch in self.phone if ch.isdigit())
+            pattern = f"%{_escape_like(self.phone)}%"
+            query = query.where(
+                Ticket.customer_id.in_(
+                    select(Customer.id).where(
+                        or_(
+                            Customer.phone.ilike(pattern, escape="\\"),
+                            func.replace(func.replace(Customer.phone, " ", ""), "-", "").like(
+                                f"%{digits}%"
+                            ),
+                        )
+                    )
+                )
+            )
+        if self.external_id:
+            query = query.where(
+                Ticket.customer_id.in_(
+                    select(Customer.id).where(Customer.external_id == self.external_id)
+                )
+            )
         if self.group is not None:
             query = query.where(Ticket.group_id == self.group)
         if self.priority is not None:
@@ -104,6 +165,14 @@ class TicketFilter:
         if self.created_before is not None:
             query = query.where(Ticket.created_at < self.created_before)
         return query
+
+
+def _one_of(name: str, raw: str | None, allowed: tuple[str, ...]) -> str | None:
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise BadRequest(f"{name} is one of {', '.join(allowed)}")
+    return raw
 
 
 def _priority(raw: str | None) -> str | None:

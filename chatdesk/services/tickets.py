@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatdesk.errors import BadRequest, Conflict, Forbidden, NotFound
 from chatdesk.realtime import bus
 from chatdesk.realtime.protocol import Author, TicketEvent
 from chatdesk.services import timeline, views
 from chatdesk.services.agents import Principal
+from chatdesk.services.banned import BannedWords
 from chatdesk.services.files import claim_for_ticket
+from chatdesk.services.ticket_ops import (
+    do_assign,
+    do_fields,
+    do_labels,
+    do_priority,
+    do_restore,
+    do_status,
+    linked_ids,
+    not_spam,
+    set_status_event,
+)
 from chatdesk.services.ticketing import (
     Changes,
     TicketService,
@@ -29,40 +41,21 @@ from chatdesk.services.ticketing import (
     subject_of,
     writable,
 )
+from chatdesk.services.writer import Writer
 from chatdesk.store.models import (
     Agent,
     Collaborator,
     Customer,
-    Group,
-    Label,
     Ticket,
-    TicketLabel,
     utcnow,
 )
 
-STATUSES = ("new", "open", "pending", "solved", "closed", "spam")
-PRIORITIES = ("low", "normal", "high", "urgent")
-# Status changes an agent may make with the `status` command (claim and release have
-# their own commands); closing by hand is for admins.
-AGENT_MOVES = {
-    ("open", "pending"),
-    ("open", "solved"),
-    ("pending", "solved"),
-    ("pending", "open"),
-    ("solved", "open"),
-}
-ADMIN_MOVES = AGENT_MOVES | {("solved", "closed")}
-MAX_LABEL_CHARS = 64
-
-
-def label_name(raw: str) -> str:
-    name = " ".join(raw.split())
-    if not name or len(name) > MAX_LABEL_CHARS:
-        raise BadRequest(f"a label is 1 to {MAX_LABEL_CHARS} characters")
-    return name.lower()
-
 
 class Tickets(TicketService):
+    def __init__(self, writer: Writer, reads: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(writer, reads)
+        self.banned = BannedWords(reads)
+
     # ------------------------------------------------------------------ visitors
 
     async def visitor_message(
@@ -80,7 +73,7 @@ class Tickets(TicketService):
             author = Author("visitor", customer.id, customer.name or "Visitor")
             current = await _current_ticket(session, customer.id, for_update=True)
             created = False
-            if current is None or current.status == "closed":
+            if current is None or current.status == "closed" or current.visibility == "internal":
                 ticket = Ticket(
                     kind="customer",
                     status="new",
@@ -96,6 +89,9 @@ class Tickets(TicketService):
                 created = True
             else:
                 ticket = current
+            if ticket.status == "spam":
+                # Accepted and dropped: a spammer learns nothing from the answer.
+                return Written(ticket.id, None)
             files = await claim_for_ticket(
                 session, attachments, ("visitor", customer.id), ticket.id
             )
@@ -113,7 +109,7 @@ class Tickets(TicketService):
             if created and ticket.follow_up_of is not None:
                 await _link_follow_up(session, changes, ticket)
             if ticket.status in ("pending", "solved"):
-                changes.event(await _set_status(session, ticket, "open", author))
+                await set_status_event(session, changes, ticket, "open", author)
                 await changes.ticket_changed(session, ticket)
             elif created:
                 await changes.ticket_changed(session, ticket)
@@ -190,8 +186,11 @@ class Tickets(TicketService):
         client_msg_id: str,
         body: str,
         attachments: tuple[str, ...] = (),
+        force: bool = False,
     ) -> Written:
         body = _message_body(body)
+        if not force:
+            await self.banned.check(body)
 
         async def op(session: AsyncSession, changes: Changes) -> Written:
             done = await existing(session, "agent", agent.id, client_msg_id)
@@ -200,8 +199,9 @@ class Tickets(TicketService):
             ticket = await locked(session, ticket_id)
             writable(ticket)
             await require_writer(session, ticket, agent)
-            if ticket.status == "spam":
-                raise Conflict(f"ticket {ticket.id} is in spam; restore it first")
+            not_spam(ticket)
+            if ticket.kind != "customer":
+                raise Conflict(f"a {ticket.kind} ticket carries internal notes only")
             files = await claim_for_ticket(session, attachments, ("agent", agent.id), ticket.id)
             event = await timeline.append(
                 session,
@@ -214,6 +214,9 @@ class Tickets(TicketService):
                 client_msg_id=client_msg_id,
             )
             changes.event(event)
+            if ticket.first_response_at is None:
+                ticket.first_response_at = utcnow()
+                await session.flush()
             return Written(ticket.id, event.seq)
 
         return await self._write(ticket_id, op)
@@ -225,6 +228,7 @@ class Tickets(TicketService):
         client_msg_id: str,
         body: str,
         attachments: tuple[str, ...] = (),
+        cross_post: bool = False,
     ) -> Written:
         body = _message_body(body)
 
@@ -235,6 +239,11 @@ class Tickets(TicketService):
             ticket = await locked(session, ticket_id)
             writable(ticket)
             await require_writer(session, ticket, agent)
+            targets: list[int] = []
+            if cross_post:
+                if ticket.kind == "customer":
+                    raise BadRequest("cross_post is for back-office and tracker tickets")
+                targets = await linked_ids(session, ticket.id)
             files = await claim_for_ticket(session, attachments, ("agent", agent.id), ticket.id)
             event = await timeline.append(
                 session,
@@ -242,11 +251,26 @@ class Tickets(TicketService):
                 "note",
                 "internal",
                 author_of(agent),
-                {"attachments": files, "cross_posted_to": []},
+                {"attachments": files, "cross_posted_to": targets},
                 body=body,
                 client_msg_id=client_msg_id,
             )
             changes.event(event)
+            for other_id in targets:
+                other = await locked(session, other_id)
+                if other.status == "closed":
+                    continue
+                changes.event(
+                    await timeline.append(
+                        session,
+                        other,
+                        "note",
+                        "internal",
+                        author_of(agent),
+                        {"attachments": files, "cross_posted_from": ticket.id},
+                        body=body,
+                    )
+                )
             return Written(ticket.id, event.seq)
 
         return await self._write(ticket_id, op)
@@ -271,9 +295,8 @@ class Tickets(TicketService):
                 author_of(agent),
                 {"assignee": {"id": agent.id, "name": agent.name}, "group": _group_ref(ticket)},
             )
-            status = await _set_status(session, ticket, "open", author_of(agent))
             changes.event(assigned)
-            changes.event(status)
+            status = await set_status_event(session, changes, ticket, "open", author_of(agent))
             await changes.ticket_changed(session, ticket)
             return Written(ticket.id, status.seq)
 
@@ -297,9 +320,8 @@ class Tickets(TicketService):
                 author_of(agent),
                 {"assignee": None, "group": _group_ref(ticket)},
             )
-            status = await _set_status(session, ticket, "new", author_of(agent))
             changes.event(assigned)
-            changes.event(status)
+            status = await set_status_event(session, changes, ticket, "new", author_of(agent))
             await changes.ticket_changed(session, ticket)
             return Written(ticket.id, status.seq)
 
@@ -308,147 +330,36 @@ class Tickets(TicketService):
     async def transfer(
         self, agent: Principal, ticket_id: int, to_agent: int | None, to_group: int | None
     ) -> Written:
-        if to_agent is None and to_group is None:
-            raise BadRequest("transfer needs 'agent' or 'group'")
+        return await self._write(
+            ticket_id, lambda s, c: do_assign(s, c, agent, ticket_id, to_agent, to_group)
+        )
 
-        async def op(session: AsyncSession, changes: Changes) -> Written:
-            ticket = await locked(session, ticket_id)
-            writable(ticket)
-            if ticket.status == "spam":
-                raise Conflict(f"ticket {ticket.id} is in spam; restore it first")
-            if not (agent.is_admin or ticket.assignee_id == agent.id or ticket.status == "new"):
-                raise Forbidden("only the assignee or an admin may transfer this ticket")
-            target: Agent | None = None
-            if to_agent is not None:
-                target = await session.get(Agent, to_agent)
-                if target is None or not target.active:
-                    raise NotFound(f"no active agent {to_agent}")
-            if to_group is not None:
-                group = await session.get(Group, to_group)
-                if group is None:
-                    raise NotFound(f"no group {to_group}")
-                ticket.group_id = group.id
-            ticket.assignee_id = target.id if target is not None else None
-            await session.flush()
-            assigned = await timeline.append(
-                session,
-                ticket,
-                "assigned",
-                "internal",
-                author_of(agent),
-                {"assignee": views.agent_ref(target), "group": await _group_view(session, ticket)},
-            )
-            changes.event(assigned)
-            last = assigned.seq
-            if target is not None and ticket.status == "new":
-                last = (await _emit_status(session, changes, ticket, "open", agent)).seq
-            elif target is None and ticket.status == "open":
-                last = (await _emit_status(session, changes, ticket, "new", agent)).seq
-            await changes.ticket_changed(session, ticket)
-            return Written(ticket.id, last)
+    async def set_status(
+        self, agent: Principal, ticket_id: int, to: str, reason: str | None = None
+    ) -> Written:
+        return await self._write(
+            ticket_id, lambda s, c: do_status(s, c, agent, ticket_id, to, reason)
+        )
 
-        return await self._write(ticket_id, op)
-
-    async def set_status(self, agent: Principal, ticket_id: int, to: str) -> Written:
-        if to not in STATUSES:
-            raise BadRequest(f"'to' must be one of {', '.join(STATUSES)}")
-
-        async def op(session: AsyncSession, changes: Changes) -> Written:
-            ticket = await locked(session, ticket_id)
-            writable(ticket)
-            await require_writer(session, ticket, agent)
-            moves = ADMIN_MOVES if agent.is_admin else AGENT_MOVES
-            if ticket.status == to:
-                raise Conflict(f"ticket {ticket.id} is {to} already")
-            if (ticket.status, to) not in moves:
-                raise Conflict(f"a ticket cannot go from {ticket.status} to {to} this way")
-            event = await _emit_status(session, changes, ticket, to, agent)
-            await changes.ticket_changed(session, ticket)
-            return Written(ticket.id, event.seq)
-
-        return await self._write(ticket_id, op)
+    async def restore(self, agent: Principal, ticket_id: int) -> Written:
+        return await self._write(ticket_id, lambda s, c: do_restore(s, c, agent, ticket_id))
 
     async def set_labels(
         self, agent: Principal, ticket_id: int, add: tuple[str, ...], remove: tuple[str, ...]
     ) -> Written:
-        add_names = sorted({label_name(n) for n in add})
-        remove_names = sorted({label_name(n) for n in remove} - set(add_names))
-        if not add_names and not remove_names:
-            raise BadRequest("labels needs 'add' or 'remove'")
-
-        async def op(session: AsyncSession, changes: Changes) -> Written:
-            ticket = await locked(session, ticket_id)
-            writable(ticket)
-            await require_writer(session, ticket, agent)
-            current = set(
-                (
-                    await session.execute(
-                        select(Label.name)
-                        .join(TicketLabel, TicketLabel.label_id == Label.id)
-                        .where(TicketLabel.ticket_id == ticket.id)
-                    )
-                ).scalars()
-            )
-            added = [n for n in add_names if n not in current]
-            removed = [n for n in remove_names if n in current]
-            if not added and not removed:
-                return Written(ticket.id, None)
-            for name in added:
-                label_id = await session.scalar(select(Label.id).where(Label.name == name))
-                if label_id is None:
-                    label_id = (
-                        await session.execute(insert(Label).values(name=name).returning(Label.id))
-                    ).scalar_one()
-                await session.execute(
-                    insert(TicketLabel).values(ticket_id=ticket.id, label_id=label_id)
-                )
-            if removed:
-                ids = select(Label.id).where(Label.name.in_(removed)).scalar_subquery()
-                await session.execute(
-                    delete(TicketLabel).where(
-                        TicketLabel.ticket_id == ticket.id, TicketLabel.label_id.in_(ids)
-                    )
-                )
-            event = await timeline.append(
-                session,
-                ticket,
-                "labels",
-                "internal",
-                author_of(agent),
-                {"added": added, "removed": removed},
-            )
-            changes.event(event)
-            await changes.ticket_changed(session, ticket)
-            return Written(ticket.id, event.seq)
-
-        return await self._write(ticket_id, op)
+        return await self._write(
+            ticket_id, lambda s, c: do_labels(s, c, agent, ticket_id, add, remove)
+        )
 
     async def set_priority(self, agent: Principal, ticket_id: int, priority: str) -> Written:
-        if priority not in PRIORITIES:
-            raise BadRequest(f"priority is one of {', '.join(PRIORITIES)}")
+        return await self._write(
+            ticket_id, lambda s, c: do_priority(s, c, agent, ticket_id, priority)
+        )
 
-        async def op(session: AsyncSession, changes: Changes) -> Written:
-            ticket = await locked(session, ticket_id)
-            writable(ticket)
-            await require_writer(session, ticket, agent)
-            if ticket.priority == priority:
-                return Written(ticket.id, None)
-            before = ticket.priority
-            ticket.priority = priority
-            await session.flush()
-            event = await timeline.append(
-                session,
-                ticket,
-                "updated",
-                "internal",
-                author_of(agent),
-                {"fields": {"priority": {"from": before, "to": priority}}},
-            )
-            changes.event(event)
-            await changes.ticket_changed(session, ticket)
-            return Written(ticket.id, event.seq)
-
-        return await self._write(ticket_id, op)
+    async def update_fields(
+        self, agent: Principal, ticket_id: int, values: dict[str, Any]
+    ) -> Written:
+        return await self._write(ticket_id, lambda s, c: do_fields(s, c, agent, ticket_id, values))
 
     # ------------------------------------------------------------------ reads
 
@@ -532,20 +443,16 @@ def _group_ref(ticket: Ticket) -> dict[str, Any] | None:
     return {"id": ticket.group_id} if ticket.group_id is not None else None
 
 
-async def _group_view(session: AsyncSession, ticket: Ticket) -> dict[str, Any] | None:
-    if ticket.group_id is None:
-        return None
-    group = await session.get(Group, ticket.group_id)
-    return {"id": group.id, "name": group.name} if group else None
-
-
 async def _current_ticket(
     session: AsyncSession, customer_id: int, for_update: bool = False
 ) -> Ticket | None:
-    """The customer's latest ticket; a closed one means the next message starts anew."""
+    """The customer's latest chat; a closed one means the next message starts anew.
+
+    An internal-only ticket is, for the visitor, as good as closed: it never reaches them.
+    """
     query = (
         select(Ticket)
-        .where(Ticket.customer_id == customer_id)
+        .where(Ticket.customer_id == customer_id, Ticket.kind == "customer")
         .order_by(Ticket.id.desc())
         .limit(1)
         .execution_options(populate_existing=True)
@@ -553,30 +460,11 @@ async def _current_ticket(
     if for_update:
         query = query.with_for_update()
     ticket = (await session.execute(query)).scalar_one_or_none()
+    if ticket is not None and ticket.visibility == "internal":
+        return None
     if ticket is not None and ticket.status == "closed" and not for_update:
         return None
     return ticket
-
-
-async def _set_status(
-    session: AsyncSession, ticket: Ticket, to: str, author: Author
-) -> TicketEvent:
-    before = ticket.status
-    if to == "spam":
-        ticket.previous_status = before
-    ticket.status = to
-    await session.flush()
-    return await timeline.append(
-        session, ticket, "status", "public", author, {"from": before, "to": to}
-    )
-
-
-async def _emit_status(
-    session: AsyncSession, changes: Changes, ticket: Ticket, to: str, agent: Principal
-) -> TicketEvent:
-    event = await _set_status(session, ticket, to, author_of(agent))
-    changes.event(event)
-    return event
 
 
 async def _link_follow_up(session: AsyncSession, changes: Changes, ticket: Ticket) -> None:
@@ -602,6 +490,3 @@ async def _link_follow_up(session: AsyncSession, changes: Changes, ticket: Ticke
             {"other": ticket.id, "relation": "follow_up"},
         )
     )
-
-
-_ = utcnow

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatdesk.services.markdown import to_html
+from chatdesk.services.sla import due_view
+from chatdesk.services.statuses import STATUS_LABELS
 from chatdesk.services.timeline import iso
 from chatdesk.store.models import (
     Agent,
@@ -19,6 +22,7 @@ from chatdesk.store.models import (
     Ticket,
     TicketLabel,
 )
+from chatdesk.store.models_backoffice import TicketLink
 
 
 def agent_ref(agent: Agent | None) -> dict[str, Any] | None:
@@ -97,6 +101,28 @@ async def ticket_views(session: AsyncSession, tickets: Sequence[Ticket]) -> list
     labels: dict[int, list[str]] = {}
     for row in label_rows:
         labels.setdefault(row.ticket_id, []).append(row.name)
+    link_rows = (
+        await session.execute(
+            select(TicketLink.ticket_id, Ticket.id, Ticket.kind, Ticket.status, Ticket.title,
+                   Ticket.subject)
+            .join(Ticket, Ticket.id == TicketLink.other_id)
+            .where(TicketLink.ticket_id.in_(ids))
+            .order_by(Ticket.id)
+        )
+    ).all()  # fmt: skip
+    links: dict[int, list[dict[str, Any]]] = {}
+    for row in link_rows:
+        links.setdefault(row[0], []).append(
+            {
+                "ticket": row[1],
+                "kind": row.kind,
+                "status": row.status,
+                "status_label": STATUS_LABELS.get(row.status, row.status)
+                if row.kind != "customer"
+                else row.status,
+                "title": row.title or row.subject,
+            }
+        )
     collabs: dict[int, list[dict[str, Any]]] = {}
     for row in collab_rows:
         ref = agent_ref(agents.get(row.agent_id))
@@ -124,6 +150,23 @@ async def ticket_views(session: AsyncSession, tickets: Sequence[Ticket]) -> list
                 "last_seq": t.last_seq,
                 "visitor_read_seq": t.visitor_read_seq,
                 "follow_up_of": t.follow_up_of,
+                "type": t.type_id,
+                "title": t.title or t.subject,
+                "description": t.description,
+                "description_html": to_html(t.description) if t.description else None,
+                "attributes": t.attributes or {},
+                "links": links.get(t.id, []),
+                "category": t.category,
+                "service": t.service,
+                "cc": t.cc or [],
+                "channel": t.channel,
+                "language": t.language,
+                "visibility": t.visibility,
+                "due": due_view(t),
+                "resolve_reason": t.resolve_reason,
+                "status_label": STATUS_LABELS.get(t.status, t.status)
+                if t.kind != "customer"
+                else t.status,
             }
         )
     return out

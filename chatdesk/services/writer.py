@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,9 +76,16 @@ class Writer:
         self.batches = 0
         self.operations = 0
         self.after_commit: list[AfterCommit] = []
+        # Told (operations, seconds) after each committed batch, for the metrics.
+        self.on_batch: Callable[[int, float], None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="chatdesk-writer")
+
+    @property
+    def waiting(self) -> int:
+        """Operations queued for the next batches."""
+        return self._queue.qsize()
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
@@ -122,6 +130,7 @@ class Writer:
     async def _execute(self, batch: list[_Item]) -> None:
         pending = sorted(batch, key=lambda i: i.key)
         retries = 0
+        started = time.perf_counter()
         while pending:
             live = [i for i in pending if not i.future.cancelled()]
             if not live:
@@ -129,14 +138,17 @@ class Writer:
             try:
                 outcomes = await self._transaction(live)
             except _Refused as refused:
-                refused.item.future.set_exception(refused.error)
+                # The caller may have gone (its socket closed) while the batch ran.
+                if not refused.item.future.done():
+                    refused.item.future.set_exception(refused.error)
                 pending = [i for i in live if i is not refused.item]
                 continue
             except IntegrityError:
                 if len(live) == 1:
-                    live[0].future.set_exception(
-                        Conflict("the change collided with a concurrent one; retry")
-                    )
+                    if not live[0].future.done():
+                        live[0].future.set_exception(
+                            Conflict("the change collided with a concurrent one; retry")
+                        )
                     return
                 # Run each alone so one collision cannot fail its neighbours.
                 for item in live:
@@ -161,6 +173,8 @@ class Writer:
                 committed.extend(outcome.events)
             self.batches += 1
             self.operations += len(live)
+            if self.on_batch is not None:
+                self.on_batch(len(live), time.perf_counter() - started)
             if published:
                 self._publish(published)
             if committed:

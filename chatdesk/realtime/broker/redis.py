@@ -15,7 +15,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -33,7 +33,9 @@ class RedisBroker(Broker):
         self._channel = f"{prefix}:bus"
         self._origin = os.urandom(8)
         self._heartbeat_s = heartbeat_s
-        self._outbox: asyncio.Queue[list[bytes]] = asyncio.Queue(maxsize=10_000)
+        # Each entry: when it was published here, and its payloads (for the lag metric).
+        self._outbox: asyncio.Queue[tuple[float, list[bytes]]] = asyncio.Queue(maxsize=10_000)
+        self.on_publish_lag: Callable[[float], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Deliver | None = None
         self._resync: Resync | None = None
@@ -64,10 +66,15 @@ class RedisBroker(Broker):
         loop = asyncio.get_running_loop()
         loop.call_soon(self._deliver_local, list(payloads))
         try:
-            self._outbox.put_nowait([self._origin + p for p in payloads])
+            self._outbox.put_nowait((time.monotonic(), [self._origin + p for p in payloads]))
         except asyncio.QueueFull:
             # Redis is down and the backlog is full: peers will resync by seq anyway.
             self.dropped += len(payloads)
+
+    @property
+    def outbox(self) -> int:
+        """Publish calls waiting to go out to Redis."""
+        return self._outbox.qsize()
 
     def _deliver_local(self, payloads: list[bytes]) -> None:
         if self._deliver is not None:
@@ -76,14 +83,16 @@ class RedisBroker(Broker):
 
     async def _publish_loop(self) -> None:
         while not self._closing or not self._outbox.empty():
-            batch = await self._outbox.get()
+            since, batch = await self._outbox.get()
             while not self._outbox.empty() and len(batch) < 1000:
-                batch.extend(self._outbox.get_nowait())
+                batch.extend(self._outbox.get_nowait()[1])
             try:
                 async with self._publisher.pipeline(transaction=False) as pipe:
                     for payload in batch:
                         pipe.publish(self._channel, payload)
                     await pipe.execute()
+                if self.on_publish_lag is not None:
+                    self.on_publish_lag(time.monotonic() - since)
             except (RedisError, OSError) as exc:
                 self.dropped += len(batch)
                 log.warning("redis publish failed (%s); peers will resync", type(exc).__name__)
