@@ -13,22 +13,31 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from chatdesk.api import (
+    accounts,
     admin,
     auth,
     canned,
     customers,
     health,
+    inbound,
     kb,
     labels,
     openapi,
+    ops,
+    reports,
     static,
+    ticket_admin,
+    ticket_mgmt,
     tickets,
+    triggers,
     uploads,
+    webhooks,
 )
 from chatdesk.api.common import chatdesk_error
 from chatdesk.api.security import SecurityMiddleware
 from chatdesk.desk import Desk
 from chatdesk.errors import ChatdeskError
+from chatdesk.ops.context import RequestContext
 from chatdesk.realtime.agent import AgentChannel
 from chatdesk.realtime.connection import SERVICE_RESTART
 from chatdesk.realtime.visitor import VisitorChannel
@@ -68,11 +77,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/ws/visitor", visitor_ws),
             WebSocketRoute("/ws/agent", agent_ws),
             *auth.routes,
+            *accounts.routes,
+            *ops.routes,
             *tickets.routes,
+            *ticket_mgmt.routes,
+            *ticket_admin.routes,
             *uploads.routes,
             *customers.routes,
             *labels.routes,
             *admin.routes,
+            *inbound.routes,
+            *triggers.routes,
+            *webhooks.routes,
+            *reports.routes,
             *canned.routes,
             *kb.routes,
             *health.routes,
@@ -80,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *static.routes,
         ],
         exception_handlers={ChatdeskError: chatdesk_error},
-        middleware=[Middleware(SecurityMiddleware)],
+        middleware=[Middleware(RequestContext), Middleware(SecurityMiddleware)],
         lifespan=lifespan,
     )
     return app

@@ -71,6 +71,14 @@ def _embed_snippet(base: str, key: str) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from chatdesk.ops.logging import log_config
+
+    if args.smtp_port is not None:
+        if not 0 < args.smtp_port < 65536:
+            raise ConfigError("--smtp-port must be 1 to 65535")
+        # Workers read their settings from the environment; the first to bind receives mail.
+        os.environ["CHATDESK_SMTP_PORT"] = str(args.smtp_port)
+        os.environ["CHATDESK_SMTP_HOST"] = args.host
     settings = _settings()
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
@@ -106,6 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=10,
         log_level=os.environ.get("CHATDESK_LOG_LEVEL", "warning").lower(),
+        log_config=log_config(settings.log_format, os.environ.get("CHATDESK_LOG_LEVEL", "warning")),
         proxy_headers=True,
     )
     return 0
@@ -148,6 +157,38 @@ def cmd_site_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from chatdesk.ops.backup import export
+
+    settings = _settings()
+    if settings.is_sqlite:
+        path = make_url(settings.database_url).database or ""
+        if not Path(path).is_file():  # opening it would make an empty one
+            raise ConfigError(f"no desk at {path}: nothing to export")
+    counts = asyncio.run(export(settings, Path(args.out)))
+    print(f"chatdesk: exported {sum(counts.values())} rows of {len(counts)} tables to {args.out}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from chatdesk.ops.backup import import_
+
+    settings = _settings()
+    if not Path(args.file).is_file():
+        raise ConfigError(f"no such file: {args.file}")
+    _migrate(settings)
+    counts = asyncio.run(import_(settings, Path(args.file)))
+    files = counts.pop("files", 0)
+    print(f"chatdesk: imported {sum(counts.values())} rows and {files} files from {args.file}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chatdesk", description="Self-hosted live chat desk")
     sub = p.add_subparsers(dest="command", required=True)
@@ -155,6 +196,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--smtp-port", type=int, default=None, help="receive mail over SMTP on this port"
+    )
     serve.set_defaults(func=cmd_serve)
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(func=cmd_migrate)
@@ -172,6 +216,12 @@ def parser() -> argparse.ArgumentParser:
     sadd.add_argument("name")
     sadd.add_argument("--origin", action="append", help="allowed origin (repeatable)")
     sadd.set_defaults(func=cmd_site_add)
+    export = sub.add_parser("export", help="write the whole desk (rows and files) to a tar.gz")
+    export.add_argument("--out", required=True, help="the archive to write")
+    export.set_defaults(func=cmd_export)
+    load = sub.add_parser("import", help="load an export into an empty database")
+    load.add_argument("file", help="an archive written by chatdesk export")
+    load.set_defaults(func=cmd_import)
     return p
 
 

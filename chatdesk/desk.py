@@ -11,16 +11,21 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatdesk.extensions import extensions
+from chatdesk.jobs import Periodic
 from chatdesk.ratelimit import Limiter, MemoryLimiter, RedisLimiter, Rules
 from chatdesk.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatdesk.realtime.hub import Hub
 from chatdesk.realtime.presence import Presence
 from chatdesk.realtime.protocol import set_attachment_url
 from chatdesk.services.access import Access
+from chatdesk.services.backoffice import Backoffice
+from chatdesk.services.bulk import Bulk
 from chatdesk.services.customer_profiles import CustomerProfiles
 from chatdesk.services.customers import Customers
 from chatdesk.services.files import Files, Signer
 from chatdesk.services.masking import Masking
+from chatdesk.services.notifications import Notifications
+from chatdesk.services.sla_watch import SlaWatch
 from chatdesk.services.tickets import Tickets
 from chatdesk.services.writer import Writer
 from chatdesk.settings import Settings
@@ -51,6 +56,10 @@ class Desk:
     access: Access
     masking: Masking
     profiles: CustomerProfiles
+    backoffice: Backoffice
+    bulk: Bulk
+    sla: SlaWatch
+    notifications: Notifications
     files: Files
     signer: Signer
     connections: set = field(default_factory=set)
@@ -59,6 +68,7 @@ class Desk:
     rules: Rules | None = None
     per_ip: dict[str, int] = field(default_factory=dict)
     ext: dict[str, Any] = field(default_factory=dict)
+    jobs: list[Periodic] = field(default_factory=list)
 
     @classmethod
     async def open(cls, settings: Settings) -> Desk:
@@ -99,8 +109,12 @@ class Desk:
             tickets=Tickets(writer, reads),
             customers=Customers(writer, reads),
             access=Access(writer, reads),
-            masking=Masking(writer, reads),
+            masking=Masking(writer, reads, settings.secret_key),
             profiles=CustomerProfiles(writer, reads),
+            backoffice=Backoffice(writer, reads),
+            bulk=Bulk(writer, reads),
+            sla=SlaWatch(writer, reads),
+            notifications=Notifications(writes, broker),
             files=Files(settings.uploads_dir, settings.max_upload_mb * 2**20),
             signer=signer,
         )
@@ -110,6 +124,12 @@ class Desk:
         await broker.start(hub.deliver, hub.resync)
         writer.start()
         presence.start()
+        writer.after_commit.append(desk.notifications.committed)
+        desk.jobs.append(
+            Periodic(writes, "sla", settings.sla_check_s, desk.sla.check_breaches_quietly)
+        )
+        for job in desk.jobs:
+            job.start()
         for cls in extensions():
             feature = cls(desk)
             desk.ext[cls.name] = feature
@@ -122,6 +142,9 @@ class Desk:
                 await feature.stop()
             except Exception:
                 log.exception("stopping %s failed", feature.name)
+        for job in self.jobs:
+            await job.stop()
+        await self.notifications.stop()
         await self.presence.stop()
         await self.writer.stop()
         await self.broker.close()

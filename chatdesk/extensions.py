@@ -25,4 +25,8 @@ class Extension(Protocol):
 
 def extensions() -> list[type[Extension]]:
     """The feature classes, imported late so the core never depends on them."""
-    return []
+    from chatdesk.mail.extension import MailExtension
+    from chatdesk.ops.extension import Ops
+    from chatdesk.services.rules import RulesExtension
+
+    return [RulesExtension, MailExtension, Ops]

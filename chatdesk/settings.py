@@ -40,6 +40,21 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default)."""
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("CHATDESK_SMTP_URL") or None
+    if url and not url.startswith(("smtp://", "smtps://")):
+        raise ConfigError("CHATDESK_SMTP_URL must start with smtp:// or smtps://")
+    return url
+
+
 def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
     given = env.get("CHATDESK_SECRET_KEY")
     if given:
@@ -82,6 +97,24 @@ class Settings:
     rate_uploads: int = 20  # per uploader per minute
     rate_logins: int = 10  # per e-mail and IP per 5 minutes
     max_connections_per_ip: int = 500  # open sockets per IP in one process
+    autoclose_check_s: int = 3600  # how often the elected auto-close job looks
+    routing_check_s: int = 10  # how often waiting round-robin chats are offered again
+    webhook_backoff_s: int = 10  # first retry delay of a webhook; doubles each time
+    webhook_attempts: int = 8  # attempts before a webhook delivery is given up
+    sla_check_s: int = 60
+    # The e-mail channel (contract section 10; docs/email.md).
+    smtp_url: str | None = None  # outbound: smtp://user:pass@host:587 or smtps://...
+    email_delay_s: int = 120  # offline replies wait this long after the visitor left
+    email_retry_s: int = 30  # first retry of a failed send; doubles each time
+    smtp_port: int = 0  # inbound SMTP receiver (0: none)
+    smtp_host: str = "127.0.0.1"
+    # Operations (contract section 11; docs/operations.md).
+    metrics_token: str | None = None  # Bearer token for /metrics on the main port
+    metrics_port: int = 0  # a second, token-free listener for /metrics (0: none)
+    metrics_host: str = "127.0.0.1"
+    log_format: str = "text"  # text | json
+    retention_days: int = 0  # delete closed tickets older than this (0: keep forever)
+    debug_mail_links: bool = False  # tests only: answer invitation/reset links in the response
 
     @property
     def is_sqlite(self) -> bool:
@@ -139,4 +172,20 @@ class Settings:
             rate_uploads=_int(env, "CHATDESK_RATE_UPLOADS", 20),
             rate_logins=_int(env, "CHATDESK_RATE_LOGINS", 10),
             max_connections_per_ip=_int(env, "CHATDESK_MAX_CONNECTIONS_PER_IP", 500),
+            autoclose_check_s=_int(env, "CHATDESK_AUTOCLOSE_CHECK_S", 3600, minimum=1),
+            routing_check_s=_int(env, "CHATDESK_ROUTING_CHECK_S", 10, minimum=1),
+            webhook_backoff_s=_int(env, "CHATDESK_WEBHOOK_BACKOFF_S", 10, minimum=1),
+            webhook_attempts=_int(env, "CHATDESK_WEBHOOK_ATTEMPTS", 8, minimum=5),
+            sla_check_s=_int(env, "CHATDESK_SLA_CHECK_S", 60, minimum=1),
+            smtp_url=_smtp_url(env),
+            email_delay_s=_int(env, "CHATDESK_EMAIL_DELAY_S", 120),
+            email_retry_s=_int(env, "CHATDESK_EMAIL_RETRY_S", 30, minimum=1),
+            smtp_port=_int(env, "CHATDESK_SMTP_PORT", 0),
+            smtp_host=env.get("CHATDESK_SMTP_HOST") or "127.0.0.1",
+            metrics_token=env.get("CHATDESK_METRICS_TOKEN") or None,
+            metrics_port=_int(env, "CHATDESK_METRICS_PORT", 0),
+            metrics_host=env.get("CHATDESK_METRICS_HOST") or "127.0.0.1",
+            log_format=_choice(env, "CHATDESK_LOG_FORMAT", ("text", "json")),
+            retention_days=_int(env, "CHATDESK_RETENTION_DAYS", 0),
+            debug_mail_links=_bool(env, "CHATDESK_DEBUG_MAIL_LINKS", False),
         )

@@ -849,7 +849,7 @@
       ? t("subtitle_agent")
       : online
         ? t("subtitle_online")
-        : t("subtitle_offline");
+        : t(S.openNow ? "subtitle_offline" : "subtitle_closed");
     $("presence").classList.toggle("on", online);
     var avatar = $("avatar");
     if (name) {
@@ -863,6 +863,9 @@
   function renderOffline() {
     var offline = !(S.agentsOnline && S.openNow);
     var email = S.customer && S.customer.email;
+    // Outside the site's business hours say so, rather than "nobody online".
+    var title = $("offline").querySelector(".offline-title");
+    if (title) title.textContent = t(S.openNow ? "offline_title" : "closed_title");
     $("offline").hidden = !offline || !!email;
     var done = $("offline-done");
     done.hidden = !offline || !email;

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatdesk.api.common import current_agent, desk, json_body, path_id, require_admin
+from chatdesk.ops import audit
 from chatdesk.realtime import bus
 from chatdesk.services import sites, team
 
@@ -18,10 +19,14 @@ async def agents_index(request: Request) -> Response:
 
 
 async def agents_create(request: Request) -> Response:
-    require_admin(await current_agent(request))
+    admin = await current_agent(request)
+    require_admin(admin)
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         agent = await team.add_agent(session, body)
+        await audit.record(
+            session, admin, "agent.create", f"agent:{agent['id']}", {"role": agent["role"]}
+        )
     return JSONResponse(agent, status_code=201)
 
 
@@ -33,6 +38,8 @@ async def agents_update(request: Request) -> Response:
     d = desk(request)
     async with d.writes() as session, session.begin():
         agent, deactivated = await team.change_agent(session, agent_id, body, admin.id)
+        action = "agent.deactivate" if deactivated else "agent.update"
+        await audit.record(session, admin, action, f"agent:{agent_id}", audit.changes(body))
     if deactivated:
         # Their tokens stop working at once (checked on every use); close live sockets too.
         topic = bus.agent_topic(agent_id)
@@ -47,19 +54,23 @@ async def groups_index(request: Request) -> Response:
 
 
 async def groups_create(request: Request) -> Response:
-    require_admin(await current_agent(request))
+    admin = await current_agent(request)
+    require_admin(admin)
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         group = await team.add_group(session, body)
+        await audit.record(session, admin, "group.create", f"group:{group['id']}")
     return JSONResponse(group, status_code=201)
 
 
 async def groups_update(request: Request) -> Response:
-    require_admin(await current_agent(request))
+    admin = await current_agent(request)
+    require_admin(admin)
     group_id = path_id(request, "a group id")
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         group = await team.change_group(session, group_id, body)
+        await audit.record(session, admin, "group.update", f"group:{group_id}", audit.changes(body))
     return JSONResponse(group)
 
 
@@ -70,19 +81,23 @@ async def sites_index(request: Request) -> Response:
 
 
 async def sites_create(request: Request) -> Response:
-    require_admin(await current_agent(request))
+    admin = await current_agent(request)
+    require_admin(admin)
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         site = await sites.add_site(session, body)
+        await audit.record(session, admin, "site.create", f"site:{site['id']}")
     return JSONResponse(site, status_code=201)
 
 
 async def sites_update(request: Request) -> Response:
-    require_admin(await current_agent(request))
+    admin = await current_agent(request)
+    require_admin(admin)
     site_id = path_id(request, "a site id")
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         site = await sites.change_site(session, site_id, body)
+        await audit.record(session, admin, "site.update", f"site:{site_id}", audit.changes(body))
     return JSONResponse(site)
 
 

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatdesk.api.common import SESSION_COOKIE, agent_token, desk, json_body, text_field
-from chatdesk.services import agents
+from chatdesk.services import accounts, agents
 from chatdesk.services.agents import SESSION_DAYS
 
 
@@ -21,8 +21,13 @@ async def login(request: Request) -> Response:
     # Slow down password guessing, per account and per address.
     await d.limiter.hit(d.rules.logins, f"{email.strip().lower()}|{ip}")
     await d.limiter.hit(d.rules.logins_per_ip, ip)
-    async with desk(request).writes() as session, session.begin():
-        token, agent = await agents.login(session, email, password)
+    try:
+        async with desk(request).writes() as session, session.begin():
+            token, agent = await agents.login(session, email, password)
+    except agents.SecondFactor as needed:
+        # Right password, TOTP on: a challenge instead of a token (api/accounts.py).
+        async with desk(request).writes() as session, session.begin():
+            return JSONResponse(await accounts.challenge(session, needed.agent_id))
     response = JSONResponse({"token": token, "agent": agents.Principal.of(agent).wire()})
     response.set_cookie(
         SESSION_COOKIE,

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatdesk.api.common import current_agent, desk, int_param, json_body, parse_id
+from chatdesk.ops import audit
 from chatdesk.services import canned
 
 
@@ -30,6 +31,8 @@ async def create(request: Request) -> Response:
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         item = await canned.create_canned(session, agent, body)
+        if item["scope"] == "company":  # company ones are an admin's to manage
+            await audit.record(session, agent, "canned.create", f"canned:{item['id']}")
     return JSONResponse(item, status_code=201)
 
 
@@ -46,6 +49,9 @@ async def update(request: Request) -> Response:
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         item = await canned.update_canned(session, agent, canned_id, body)
+        if item["scope"] == "company":
+            changed = audit.changes(body, ())
+            await audit.record(session, agent, "canned.update", f"canned:{canned_id}", changed)
     return JSONResponse(item)
 
 
@@ -53,7 +59,10 @@ async def remove(request: Request) -> Response:
     agent = await current_agent(request)
     canned_id = parse_id(request.path_params["id"], "a canned response id")
     async with desk(request).writes() as session, session.begin():
+        scope = (await canned.get_canned(session, agent, canned_id))["scope"]
         await canned.delete_canned(session, agent, canned_id)
+        if scope == "company":
+            await audit.record(session, agent, "canned.delete", f"canned:{canned_id}")
     return Response(status_code=204)
 
 

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from chatdesk.api.common import current_agent, desk, int_param, json_body, parse_id
 from chatdesk.errors import BadRequest, Forbidden
+from chatdesk.ops import audit
 from chatdesk.services import kb
 from chatdesk.services.agents import Principal
 from chatdesk.services.markdown import to_html
@@ -89,10 +90,12 @@ async def index(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
-    await _admin(request)
+    admin = await _admin(request)
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         article = await kb.create_article(session, body)
+        detail = {"slug": article["slug"], "published": article["published"]}
+        await audit.record(session, admin, "kb.create", f"article:{article['id']}", detail)
     return JSONResponse(article, status_code=201)
 
 
@@ -104,19 +107,22 @@ async def show(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    await _admin(request)
+    admin = await _admin(request)
     article_id = parse_id(request.path_params["id"], "an article id")
     body = await json_body(request)
     async with desk(request).writes() as session, session.begin():
         article = await kb.update_article(session, article_id, body)
+        changed = audit.changes(body, ("slug", "published"))
+        await audit.record(session, admin, "kb.update", f"article:{article_id}", changed)
     return JSONResponse(article)
 
 
 async def remove(request: Request) -> Response:
-    await _admin(request)
+    admin = await _admin(request)
     article_id = parse_id(request.path_params["id"], "an article id")
     async with desk(request).writes() as session, session.begin():
         await kb.delete_article(session, article_id)
+        await audit.record(session, admin, "kb.delete", f"article:{article_id}")
     return Response(status_code=204)
 
 

@@ -15,6 +15,7 @@ from chatdesk.api.common import (
     text_field,
 )
 from chatdesk.errors import BadRequest
+from chatdesk.ops import audit
 from chatdesk.services import labels
 
 
@@ -26,27 +27,37 @@ async def index(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
-    require_admin(await current_agent(request))
+    admin = await current_agent(request)
+    require_admin(admin)
     name = text_field(await json_body(request), "name", 64)
     async with desk(request).writes() as session, session.begin():
         label = await labels.create_label(session, name)
+        await audit.record(
+            session, admin, "label.create", f"label:{label['id']}", {"name": label["name"]}
+        )
     return JSONResponse(label, status_code=201)
 
 
 async def rename(request: Request) -> Response:
-    require_admin(await current_agent(request))
+    admin = await current_agent(request)
+    require_admin(admin)
     label_id = path_id(request, "a label id")
     name = text_field(await json_body(request), "name", 64)
     async with desk(request).writes() as session, session.begin():
         label = await labels.rename_label(session, label_id, name)
+        await audit.record(
+            session, admin, "label.rename", f"label:{label_id}", {"name": label["name"]}
+        )
     return JSONResponse(label)
 
 
 async def delete(request: Request) -> Response:
-    require_admin(await current_agent(request))
+    admin = await current_agent(request)
+    require_admin(admin)
     label_id = path_id(request, "a label id")
     async with desk(request).writes() as session, session.begin():
         await labels.delete_label(session, label_id)
+        await audit.record(session, admin, "label.delete", f"label:{label_id}")
     return Response(status_code=204)
 
 

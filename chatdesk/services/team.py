@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatdesk.errors import BadRequest, Conflict, NotFound
 from chatdesk.services.agents import check_email, create_agent, hash_password
+from chatdesk.services.routing import apply_group_settings, group_settings
 from chatdesk.services.timeline import iso
 from chatdesk.store.models import Agent, Group, GroupMember
 
@@ -96,7 +97,7 @@ async def group_view(session: AsyncSession, group: Group) -> dict[str, Any]:
             .order_by(GroupMember.agent_id)
         )
     ).scalars()
-    return {"id": group.id, "name": group.name, "agents": list(members)}
+    return {"id": group.id, "name": group.name, "agents": list(members), **group_settings(group)}
 
 
 async def list_groups(session: AsyncSession) -> list[dict[str, Any]]:
@@ -130,6 +131,7 @@ async def add_group(session: AsyncSession, body: dict[str, Any]) -> dict[str, An
     if await session.scalar(select(Group.id).where(Group.name == name)) is not None:
         raise Conflict(f"a group {name!r} exists already")
     group = Group(name=name)
+    apply_group_settings(group, body)
     session.add(group)
     await session.flush()
     if "agents" in body:
@@ -151,6 +153,7 @@ async def change_group(
         if clash is not None:
             raise Conflict(f"a group {name!r} exists already")
         group.name = name
+    apply_group_settings(group, body)
     if "agents" in body:
         await _set_members(session, group, body["agents"])
     await session.flush()

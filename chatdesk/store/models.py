@@ -5,6 +5,7 @@ The schema is created only by Alembic migrations (``chatdesk migrate``).
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,16 @@ class Site(Base):
     origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     identity_secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # {timezone, days: {mon..sun: [["09:00", "17:00"]]}} or None (always open); 0010_rules.
+    business_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The e-mail channel (0020_email): sender, inbound address, status mails, inbound API key.
+    email_from: Mapped[str | None] = mapped_column(String(320))
+    support_address: Mapped[str | None] = mapped_column(String(320))
+    send_final_answer: Mapped[bool] = mapped_column(Boolean, default=True)
+    send_pending_reply: Mapped[bool] = mapped_column(Boolean, default=True)
+    inbound_secret: Mapped[str | None] = mapped_column(
+        String(64), default=lambda: secrets.token_urlsafe(32)
+    )
 
 
 class Agent(Base):
@@ -61,6 +72,12 @@ class Agent(Base):
     role: Mapped[str] = mapped_column(String(16), default="agent")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Second factor (0030_ops): the secret is set by totp/setup, used once enabled; the
+    # last accepted time step refuses a replayed code.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class AgentToken(Base):
@@ -79,6 +96,9 @@ class Group(Base):
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Automatic assignment (0010_rules): rotate among online members, each capped.
+    round_robin: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_open_per_agent: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class GroupMember(Base):
@@ -103,6 +123,8 @@ class Customer(Base):
     user_agent: Mapped[str | None] = mapped_column(String(500))
     page_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    phone: Mapped[str | None] = mapped_column(String(64))
+    company_id: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (Index("ix_customers_site_external", "site_id", "external_id"),)
 
 
@@ -123,6 +145,23 @@ class Ticket(Base):
     follow_up_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Ticket management (contract section 8).
+    type_id: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    category: Mapped[str | None] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+    visibility: Mapped[str] = mapped_column(String(8), default="public")
+    resolve_reason: Mapped[str | None] = mapped_column(String(16))
+    first_response_at: Mapped[datetime | None] = mapped_column()
+    due_first_response_at: Mapped[datetime | None] = mapped_column()
+    due_resolution_at: Mapped[datetime | None] = mapped_column()
+    sla_breaches: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # channel and cc are created by migration 0040_backoffice; the e-mail channel uses them.
+    channel: Mapped[str] = mapped_column(String(8), default="chat")
+    cc: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Label(Base):

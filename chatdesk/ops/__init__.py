@@ -1,0 +1,1 @@
+"""Operations: metrics, logs, the audit log, data protection, retention and backups."""
