@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import WebSocketRoute
@@ -33,7 +34,7 @@ from chatdesk.api import (
     uploads,
     webhooks,
 )
-from chatdesk.api.common import chatdesk_error
+from chatdesk.api.common import chatdesk_error, database_down
 from chatdesk.api.security import SecurityMiddleware
 from chatdesk.desk import Desk
 from chatdesk.errors import ChatdeskError
@@ -96,7 +97,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *openapi.routes,
             *static.routes,
         ],
-        exception_handlers={ChatdeskError: chatdesk_error},
+        exception_handlers={
+            ChatdeskError: chatdesk_error,
+            DBAPIError: database_down,
+            OSError: database_down,
+        },
         middleware=[Middleware(RequestContext), Middleware(SecurityMiddleware)],
         lifespan=lifespan,
     )

@@ -107,6 +107,7 @@ class Server:
                 pass
             time.sleep(0.05)
         else:
+            self.stop()
             raise AssertionError(f"server did not start: {self.log_path.read_text()}")
         text = self.log_path.read_text()
         found = re.search(r"admin password:\s+(\S+)", text)

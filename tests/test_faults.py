@@ -188,3 +188,88 @@ async def test_a_client_that_does_not_read_is_closed_1013(make_backend):
     for c in (writer, v, back):
         await c.close()
     server.stop()
+
+
+class TcpProxy:
+    """A cuttable TCP path to PostgreSQL, so a test can take the database away."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = upstream_port
+        self.port = free_port()
+        self._server: asyncio.base_events.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+        except OSError:
+            writer.close()
+            return
+        self._links |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, ConnectionError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        """Refuse new connections and drop the open ones, as a crashed database would."""
+        assert self._server is not None
+        self._server.close()
+        for link in list(self._links):
+            link.transport.abort()
+        self._links.clear()
+        await self._server.wait_closed()
+
+    async def restore(self) -> None:
+        await self.start()
+
+
+async def test_database_outage_answers_unavailable_and_stores_nothing_half(make_backend):
+    base = make_backend("postgres", f"dbdown-{uuid.uuid4().hex[:4]}")
+    proxy = TcpProxy(5432)
+    await proxy.start()
+    url = base.database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    # The proxy runs on this test's event loop: blocking calls that make the server use
+    # the database go to a thread, or they would wait on the loop they block.
+    server = Server(dataclasses.replace(base, database_url=url))
+    await asyncio.to_thread(server.start)
+    try:
+        v = await visitor(server)
+        ticket = (await v.ok({"type": "message", "client_msg_id": "d0", "body": "before"}))[
+            "ticket"
+        ]
+        await proxy.cut()
+        failed = await v.request({"type": "message", "client_msg_id": "d1", "body": "during"})
+        assert failed["type"] == "error" and failed["code"] == "unavailable", failed
+        r = httpx.get(server.url + "/api/v1/tickets", headers={"Authorization": "Bearer x"})
+        assert r.status_code == 503 and r.json()["code"] == "unavailable"
+        assert httpx.get(server.url + "/readyz").status_code == 503
+        await proxy.restore()
+        # The client's outbox retries with the same client_msg_id: stored exactly once.
+        for _ in range(50):
+            again = await v.request({"type": "message", "client_msg_id": "d1", "body": "during"})
+            if again["type"] == "ok":
+                break
+            await asyncio.sleep(0.2)
+        assert again["type"] == "ok" and again["ticket"] == ticket
+        token = await asyncio.to_thread(server.login)
+        events = (
+            await asyncio.to_thread(server.get, f"/api/v1/tickets/{ticket}/events", token)
+        ).json()["items"]
+        assert [e["body"] for e in events if e["kind"] == "message"] == ["before", "during"]
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        await v.close()
+    finally:
+        await asyncio.to_thread(server.stop)
+        await proxy.cut()

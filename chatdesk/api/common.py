@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from chatdesk.desk import Desk
-from chatdesk.errors import BadRequest, ChatdeskError, Forbidden, TooLarge, Unauthorized
+from chatdesk.errors import (
+    BadRequest,
+    ChatdeskError,
+    Forbidden,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
 from chatdesk.services.agents import Principal, authenticate
 from chatdesk.text import check_text, check_tree
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "chatdesk_session"
 MAX_JSON_BYTES = 256 * 1024
@@ -80,6 +90,13 @@ def int_param(request: Request, name: str, default: int) -> int:
 async def chatdesk_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ChatdeskError)
     return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def database_down(request: Request, exc: Exception) -> Response:
+    """A database that cannot be reached is a 503 the client retries, not a 500."""
+    log.warning("database unreachable during %s: %s", request.url.path, type(exc).__name__)
+    body = Unavailable("the database is unavailable; retry").body()
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
 
 MAX_ID = 2**31 - 1

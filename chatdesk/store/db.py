@@ -32,6 +32,10 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        pool_timeout=5,
+        # A database that stops answering must fail calls (503, retried by clients)
+        # within seconds, not hold sockets and the writer for a minute.
+        connect_args={"timeout": 3, "command_timeout": 15},
     )
 
 
