@@ -83,10 +83,14 @@ class Privacy(TicketService):
                 events = await timeline.events_between(session, tid, 0)
                 tickets.append({**shown, "events": [e.wire() for e in events]})
             files = (
-                await session.execute(
-                    select(Attachment).where(_attachments_of(customer_id, ticket_ids, []))
+                (
+                    await session.execute(
+                        select(Attachment).where(_attachments_of(customer_id, ticket_ids, []))
+                    )
                 )
-            ).scalars()
+                .scalars()
+                .all()
+            )
             other = {}
             links = _links(customer_id, ticket_ids, await _event_ids(session, ticket_ids))
             for name, table in sorted(meta.tables.items()):
