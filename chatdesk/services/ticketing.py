@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatdesk.errors import Conflict, Forbidden, NotFound
 from chatdesk.realtime import bus
 from chatdesk.realtime.protocol import SYSTEM, Author, TicketEvent
-from chatdesk.services import views
+from chatdesk.services import timeline, views
 from chatdesk.services.agents import Principal
 from chatdesk.services.writer import Outcome, Writer
 from chatdesk.store.models import Collaborator, Event, Ticket
@@ -64,16 +64,18 @@ def author_of(agent: Principal) -> Author:
 
 
 async def locked(session: AsyncSession, ticket_id: int) -> Ticket:
+    """The ticket, its row locked for this transaction (seqs are assigned under it)."""
     ticket = (
         await session.execute(
             select(Ticket)
             .where(Ticket.id == ticket_id)
             .with_for_update()
-            .execution_options(populate_existing=True)
+            .execution_options(populate_existing=True, **{timeline.NO_FLUSH: True})
         )
     ).scalar_one_or_none()
     if ticket is None:
         raise NotFound(f"no ticket {ticket_id}")
+    timeline.locked_row(session, ticket)
     return ticket
 
 
@@ -102,13 +104,18 @@ def writable(ticket: Ticket) -> None:
 async def existing(
     session: AsyncSession, author_type: str, author_id: int, client_msg_id: str
 ) -> Written | None:
+    waiting = timeline.pending_event(session, author_type, author_id, client_msg_id)
+    if waiting is not None:  # sent twice within one batch
+        return Written(waiting["ticket_id"], waiting["seq"])
     row = (
         await session.execute(
-            select(Event.ticket_id, Event.seq).where(
+            select(Event.ticket_id, Event.seq)
+            .where(
                 Event.author_type == author_type,
                 Event.author_id == author_id,
                 Event.client_msg_id == client_msg_id,
             )
+            .execution_options(**{timeline.NO_FLUSH: True})
         )
     ).first()
     return Written(row.ticket_id, row.seq) if row is not None else None

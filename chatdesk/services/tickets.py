@@ -67,7 +67,9 @@ class Tickets(TicketService):
             done = await existing(session, "visitor", customer_id, client_msg_id)
             if done is not None:
                 return done
-            customer = await session.get(Customer, customer_id)
+            customer = await session.get(
+                Customer, customer_id, execution_options={timeline.NO_FLUSH: True}
+            )
             if customer is None:
                 raise NotFound("unknown visitor")
             author = Author("visitor", customer.id, customer.name or "Visitor")
@@ -455,11 +457,13 @@ async def _current_ticket(
         .where(Ticket.customer_id == customer_id, Ticket.kind == "customer")
         .order_by(Ticket.id.desc())
         .limit(1)
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True, **{timeline.NO_FLUSH: True})
     )
     if for_update:
         query = query.with_for_update()
     ticket = (await session.execute(query)).scalar_one_or_none()
+    if ticket is not None and for_update:
+        timeline.locked_row(session, ticket)
     if ticket is not None and ticket.visibility == "internal":
         return None
     if ticket is not None and ticket.status == "closed" and not for_update:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from chatdesk.realtime.protocol import Author, TicketEvent
@@ -20,6 +21,26 @@ def iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
+PENDING = "chatdesk.pending_events"
+SEQS = "chatdesk.seqs"
+LOCKED = "chatdesk.locked_tickets"
+NO_FLUSH = "chatdesk_no_flush"
+
+
+def mark_locked(session: AsyncSession, ticket_id: int) -> None:
+    """The ticket's row is locked in this transaction (SELECT ... FOR UPDATE was run)."""
+    session.sync_session.info.setdefault(LOCKED, set()).add(ticket_id)
+
+
+def locked_row(session: AsyncSession, ticket: Ticket) -> None:
+    """A ticket just (re)loaded FOR UPDATE: note the lock, and put back a last_seq that
+    events of this transaction, not yet written, have moved past the stored one."""
+    mark_locked(session, ticket.id)
+    ahead = session.sync_session.info.get(SEQS, {}).get(ticket.id)
+    if ahead is not None and ahead > ticket.last_seq:
+        set_committed_value(ticket, "last_seq", ahead)
+
+
 async def append(
     session: AsyncSession,
     ticket: Ticket,
@@ -31,45 +52,118 @@ async def append(
     body: str | None = None,
     client_msg_id: str | None = None,
 ) -> TicketEvent:
-    """Store one event; its seq comes from the ticket row, incremented in this transaction.
+    """Add one event to the transaction; its seq follows the ticket's last one.
 
-    The UPDATE takes the ticket's row lock on PostgreSQL, so concurrent writers of one
-    ticket queue up behind each other and seqs stay unique and gap-free.
+    The ticket's row is locked (FOR UPDATE on PostgreSQL; SQLite has one writer), so
+    seqs stay unique and gap-free across processes. The INSERT and the ticket's
+    new last_seq are written together with the batch's others, in one statement
+    each, just before the next read or the commit (see ``flush_pending``): a
+    round trip per message is what capped the write path.
     """
+    info = session.sync_session.info
     ticket_id = ticket.id
+    if ticket_id not in info.get(LOCKED, ()):
+        current = (
+            await session.execute(
+                select(Ticket.last_seq)
+                .where(Ticket.id == ticket_id)
+                .with_for_update()
+                .execution_options(**{NO_FLUSH: True})
+            )
+        ).scalar_one()
+        mark_locked(session, ticket_id)
+        base = current
+    else:
+        base = ticket.last_seq
+    seqs: dict[int, int] = info.setdefault(SEQS, {})
+    seq = max(seqs.get(ticket_id, 0), base) + 1
+    seqs[ticket_id] = seq
     now = utcnow()
-    seq = (
-        await session.execute(
-            update(Ticket)
-            .where(Ticket.id == ticket_id)
-            .values(last_seq=Ticket.last_seq + 1, updated_at=now)
-            .returning(Ticket.last_seq)
-        )
-    ).scalar_one()
-    # Keep the loaded row in step without marking it dirty (the UPDATE above wrote it).
+    # Keep the loaded row in step without marking it dirty (the flush writes it).
     set_committed_value(ticket, "last_seq", seq)
     set_committed_value(ticket, "updated_at", now)
     data = dict(fields or {})
-    await session.execute(
-        insert(Event).values(
-            ticket_id=ticket_id,
-            seq=seq,
-            kind=kind,
-            visibility=visibility,
-            author_type=author.type,
-            author_id=author.id,
-            author_name=author.name,
-            body=body,
-            data=data,
-            client_msg_id=client_msg_id,
-            at=now,
-        )
+    info.setdefault(PENDING, []).append(
+        {
+            "ticket_id": ticket_id,
+            "seq": seq,
+            "kind": kind,
+            "visibility": visibility,
+            "author_type": author.type,
+            "author_id": author.id,
+            "author_name": author.name,
+            "body": body,
+            "data": data,
+            "client_msg_id": client_msg_id,
+            "at": now,
+        }
     )
     if body is not None:
         data = {"body": body, **data}
     if client_msg_id is not None:
         data["client_msg_id"] = client_msg_id
     return TicketEvent(ticket_id, seq, kind, visibility, author, iso(now), data)  # type: ignore[arg-type]
+
+
+def pending_event(session: AsyncSession, author_type: str, author_id: int, cmid: str) -> Any:
+    """An event of this transaction not yet written, by its author's client_msg_id."""
+    for row in session.sync_session.info.get(PENDING, ()):
+        if (row["author_type"], row["author_id"], row["client_msg_id"]) == (
+            author_type,
+            author_id,
+            cmid,
+        ):
+            return row
+    return None
+
+
+def flush_pending_sync(sync_session: Session) -> None:
+    """Write the transaction's waiting events and last_seqs: two statements in all."""
+    info = sync_session.info
+    rows = info.get(PENDING)
+    if not rows or info.get("chatdesk.flushing"):
+        return
+    info["chatdesk.flushing"] = True
+    try:
+        info[PENDING] = []
+        options = {NO_FLUSH: True}
+        sync_session.execute(insert(Event), rows, execution_options=options)
+        latest: dict[int, tuple[int, datetime]] = {}
+        for row in rows:
+            latest[row["ticket_id"]] = (row["seq"], row["at"])
+        table = Ticket.__table__
+        sync_session.execute(
+            update(table)
+            .where(table.c.id == bindparam("tid"))
+            .values(last_seq=bindparam("seq"), updated_at=bindparam("now")),
+            [{"tid": t, "seq": s, "now": at} for t, (s, at) in latest.items()],
+            execution_options=options,
+        )
+    finally:
+        info["chatdesk.flushing"] = False
+
+
+async def flush_pending(session: AsyncSession) -> None:
+    await session.run_sync(flush_pending_sync)
+
+
+@event.listens_for(Session, "before_commit")
+def _flush_before_commit(sync_session: Session) -> None:
+    flush_pending_sync(sync_session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_rollback(sync_session: Session) -> None:
+    for key in (PENDING, SEQS, LOCKED):
+        sync_session.info.pop(key, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _flush_before_reading(state: ORMExecuteState) -> None:
+    # Any statement but the few marked safe sees the events this transaction added.
+    if state.execution_options.get(NO_FLUSH) or not state.session.info.get(PENDING):
+        return
+    flush_pending_sync(state.session)
 
 
 def to_event(row: Event) -> TicketEvent:
