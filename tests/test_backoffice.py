@@ -462,3 +462,31 @@ async def test_sla_breach_is_pushed_to_the_assignee(sla_desk):
     await asyncio.sleep(2.5)  # the watch runs again: the breach is not pushed twice
     assert not [p for p in admin.pushes if p["type"] == "sla"]
     await admin.close()
+
+
+async def test_customers_belong_to_companies(desk, tokens):
+    domain = f"globex{uuid.uuid4().hex[:5]}.com"
+    company = call(
+        desk,
+        "POST",
+        "/api/v1/companies",
+        tokens["admin"],
+        json={"name": "Globex", "domain": domain},
+    ).json()
+    v = await visitor(desk)
+    await v.ok({"type": "profile", "email": f"hank@{domain}"})
+    customer = v.welcome["customer"]["id"]
+    shown = call(desk, "GET", f"/api/v1/customers/{customer}", tokens["ana"]).json()
+    assert shown["company"] == company  # matched by the e-mail domain
+    other = call(
+        desk, "POST", "/api/v1/companies", tokens["admin"], json={"name": "Initech"}
+    ).json()
+    r = call(
+        desk, "PATCH", f"/api/v1/customers/{customer}", tokens["ana"], json={"company": other["id"]}
+    )
+    assert r.status_code == 200 and r.json()["company"]["name"] == "Initech"
+    bad = call(
+        desk, "PATCH", f"/api/v1/customers/{customer}", tokens["ana"], json={"company": 999999}
+    )
+    assert bad.status_code == 404
+    await v.close()

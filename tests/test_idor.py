@@ -26,8 +26,8 @@ PNG = (
     b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
     b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-# REST routes meant for callers who are not logged-in agents.
-PUBLIC_ROUTES = {
+# REST routes for callers who are not logged-in agents: public ones and visitors'.
+NOT_AGENT_ROUTES = {
     "/api/v1/auth/invite/accept",
     "/api/v1/auth/login",
     "/api/v1/auth/login/totp",
@@ -209,7 +209,7 @@ async def test_every_agent_route_refuses_a_visitor_token(desk, tokens):
     token = v.welcome["visitor_token"]
     ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "mine"}))["ticket"]
     customer = v.welcome["customer"]["id"]
-    routes = [(m, p) for m, p in api_routes() if p not in PUBLIC_ROUTES]
+    routes = [(m, p) for m, p in api_routes() if p not in NOT_AGENT_ROUTES]
     assert ("GET", "/api/v1/tickets") in routes and len(routes) > 20, routes
     callers = {
         "Visitor": {"headers": {"Authorization": f"Visitor {token}"}},

@@ -21,9 +21,15 @@ async def update(request: Request) -> Response:
     body = await json_body(request)
     name = optional_text(body, "name", 200)
     email = optional_text(body, "email", 320)
-    if name is None and email is None:
-        raise BadRequest("send 'name' and/or 'email'")
-    return JSONResponse(await desk(request).profiles.update(customer_id, name, email))
+    company: int | bool | None = False
+    if "company" in body:
+        company = body["company"]
+        if company is not None and (isinstance(company, bool) or not isinstance(company, int)):
+            raise BadRequest("'company' is a company id or null")
+    if name is None and email is None and company is False:
+        raise BadRequest("send 'name', 'email' and/or 'company'")
+    profiles = desk(request).profiles
+    return JSONResponse(await profiles.update(customer_id, name, email, company))
 
 
 async def notes(request: Request) -> Response:

@@ -31,6 +31,18 @@ def _note(note: CustomerNote, author: Agent | None, files: list[dict[str, Any]])
     }
 
 
+async def _company(session: AsyncSession, customer: Customer) -> dict[str, Any] | None:
+    """The customer's company: set by an agent, or else the one owning their e-mail domain."""
+    from chatdesk.services.companies import company_for_email, view
+    from chatdesk.store.models_backoffice import Company
+
+    if customer.company_id is not None:
+        found = await session.get(Company, customer.company_id)
+    else:
+        found = await company_for_email(session, customer.email)
+    return view(found) if found is not None else None
+
+
 class CustomerProfiles(TicketService):
     async def show(self, customer_id: int) -> dict[str, Any]:
         async with self._reads() as session:
@@ -66,9 +78,17 @@ class CustomerProfiles(TicketService):
                     for t in tickets
                 ],
                 "notes": await self._notes(session, customer.id),
+                "phone": customer.phone,
+                "company": await _company(session, customer),
             }
 
-    async def update(self, customer_id: int, name: str | None, email: str | None) -> dict[str, Any]:
+    async def update(
+        self,
+        customer_id: int,
+        name: str | None,
+        email: str | None,
+        company: int | bool | None = False,
+    ) -> dict[str, Any]:
         """Agents correct a customer's name and e-mail; their open tickets' lists update live."""
         if email:
             email = check_email(email)
@@ -81,6 +101,12 @@ class CustomerProfiles(TicketService):
                 customer.name = " ".join(name.split()) or None
             if email is not None:
                 customer.email = email or None
+            if company is not False:  # an id, or None to go back to matching by domain
+                from chatdesk.store.models_backoffice import Company
+
+                if company is not None and await session.get(Company, company) is None:
+                    raise NotFound(f"no company {company}")
+                customer.company_id = company
             await session.flush()
             live = (
                 await session.execute(

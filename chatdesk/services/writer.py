@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatdesk.errors import ChatdeskError, Conflict, Unavailable
+from chatdesk.errors import BadRequest, ChatdeskError, Conflict, Unavailable
 from chatdesk.realtime.protocol import TicketEvent
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,11 @@ class _Refused(Exception):
     def __init__(self, item: _Item, error: BaseException) -> None:
         self.item = item
         self.error = error
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    """A lost or refused connection, rather than a statement the database refused."""
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
@@ -159,7 +164,19 @@ class Writer:
                     retries += 1
                     await asyncio.sleep(0.005 * retries)
                     continue
-                self._fail(live, exc)
+                if _unreachable(exc):
+                    self._fail(live, exc)
+                    return
+                # The database refused one operation's values: find it, alone.
+                if len(live) == 1:
+                    if not live[0].future.done():
+                        log.warning("the store refused a write: %s", type(exc.orig).__name__)
+                        live[0].future.set_exception(
+                            BadRequest("the store refused a value of this request")
+                        )
+                    return
+                for item in live:
+                    await self._execute([item])
                 return
             except (OSError, ConnectionError, TimeoutError) as exc:
                 self._fail(live, exc)
