@@ -123,6 +123,7 @@
     openNow: true,
     customer: {},
     emailSaved: false,
+    csat: store.get("csat"), // the solved ticket a rating prompt is waiting for (survives reloads)
     open: !framed,
     hostOrigin: null,
     pageUrl: null,
@@ -391,6 +392,8 @@
         S.agentsOnline = f.value !== false;
         renderHeader();
         return renderOffline();
+      case "csat_request":
+        return askCsat(f.ticket);
     }
   }
 
@@ -409,6 +412,7 @@
     S.openNow = f.open_now !== false;
     var ticketBefore = S.helloTicket;
     if (f.ticket) onTicket(f.ticket);
+    else setCsat(null); // no conversation (any more): nothing to rate
     (f.events || []).forEach(addEvent);
     if (f.ticket && S.helloAfter > 0 && f.ticket.id !== ticketBefore) {
       // a new ticket began while we were away: our after_seq meant the old one
@@ -851,6 +855,9 @@
         ? t("subtitle_online")
         : t(S.openNow ? "subtitle_offline" : "subtitle_closed");
     $("presence").classList.toggle("on", online);
+    $("mail").hidden = S.ticket === null;
+    if (S.ticket === null) mailForm(false);
+    renderCsat();
     var avatar = $("avatar");
     if (name) {
       avatar.textContent = name.trim().charAt(0).toUpperCase();
@@ -920,6 +927,102 @@
       li.setAttribute("role", "alert");
       box.insertBefore(li, box.firstChild);
     }
+  }
+
+  // ------------------------------------------------------------------ rating (CSAT) and transcript
+
+  function setCsat(id) {
+    S.csat = id;
+    store.set("csat", id);
+  }
+
+  function askCsat(id) {
+    if (typeof id !== "number" || (S.ticket !== null && id < S.ticket)) return;
+    if (S.ticket === null || id > S.ticket) setTicket(id);
+    S.status = "solved"; // the request follows the solve
+    setCsat(id);
+    $("csat").reset();
+    $("csat-error").textContent = "";
+    renderCsat();
+    stick(true);
+  }
+
+  function renderCsat() {
+    // the prompt waits while its ticket stays solved; a reopened or newer ticket ends it
+    if (!S.ready) return;
+    var solved = S.status === "solved";
+    if (S.csat !== null && (S.csat !== S.ticket || !solved)) setCsat(null);
+    $("csat").hidden = S.csat === null;
+    if (!solved) $("csat-done").hidden = true;
+  }
+
+  function sendCsat() {
+    var form = $("csat");
+    var error = $("csat-error");
+    var picked = form.querySelector("input:checked");
+    if (!picked) {
+      error.textContent = t("csat_pick");
+      form.querySelector("input").focus();
+      return;
+    }
+    var frame = { type: "rating", score: +picked.value };
+    var comment = $("csat-comment").value.trim();
+    if (comment) frame.comment = comment.slice(0, 2000);
+    var button = form.querySelector("button");
+    button.disabled = true;
+    error.textContent = "";
+    request(frame, function (res) {
+      button.disabled = false;
+      if (res && (res.type === "ok" || res.code === "conflict")) {
+        // conflict: this solve was rated already (in another tab, say)
+        setCsat(null);
+        form.hidden = true;
+        var done = $("csat-done");
+        done.textContent = t(res.type === "ok" ? "csat_thanks" : "csat_rated");
+        done.hidden = false;
+        $("input").focus();
+        stick(true);
+      } else {
+        error.textContent = res ? res.detail || res.code : t("retry");
+      }
+    });
+  }
+
+  function mailForm(open) {
+    var form = $("tx");
+    if (form.hidden === !open) return;
+    form.hidden = !open;
+    $("mail").setAttribute("aria-expanded", String(open));
+    if (open) {
+      var field = $("tx-email");
+      if (!field.value) field.value = S.customer.email || "";
+      mailSay("");
+      field.focus();
+    }
+  }
+
+  function mailSay(text, bad) {
+    var note = $("tx-result");
+    note.textContent = text;
+    note.classList.toggle("bad", !!bad);
+  }
+
+  function sendMail() {
+    var email = $("tx-email").value.trim();
+    var to = email || S.customer.email;
+    if (!to) {
+      mailSay(t("email_invalid"), 1);
+      $("tx-email").focus();
+      return;
+    }
+    var frame = { type: "transcript" };
+    if (email) frame.email = email;
+    mailSay(t("sending"));
+    request(frame, function (res) {
+      if (res && res.type === "ok") mailSay(t("tx_sent", { email: to }));
+      else if (res && res.code === "unavailable") mailSay(t("tx_unavailable"), 1);
+      else mailSay(res ? res.detail || res.code : t("retry"), 1);
+    });
   }
 
   // ------------------------------------------------------------------ uploads
@@ -1072,6 +1175,18 @@
       }
     });
     $("close").addEventListener("click", requestClose);
+    $("mail").title = t("transcript");
+    $("mail").addEventListener("click", function () {
+      mailForm($("tx").hidden);
+    });
+    $("tx").addEventListener("submit", function (e) {
+      e.preventDefault();
+      sendMail();
+    });
+    $("csat").addEventListener("submit", function (e) {
+      e.preventDefault();
+      sendCsat();
+    });
     d.addEventListener("keydown", function (e) {
       if (e.key === "Escape") {
         e.preventDefault();
