@@ -210,7 +210,10 @@ async def test_bad_triggers_are_refused_and_change_nothing(desk, tokens):
     for body in bad_requests:
         r = call(desk, "POST", "/api/v1/triggers", admin, json=body)
         assert r.status_code == 400 and r.json()["code"] == "bad_request", (body, r.text)
-    for action in ({"type": "assign_group", "value": 999999}, {"type": "send_canned", "value": 9}):
+    for action in (
+        {"type": "assign_group", "value": 999999},
+        {"type": "send_canned", "value": 999999},
+    ):
         r = call(desk, "POST", "/api/v1/triggers", admin, json={**good, "actions": [action]})
         assert r.status_code == 404 and r.json()["code"] == "not_found"
     assert call(desk, "POST", "/api/v1/triggers", tokens["ana"], json=good).status_code == 403
