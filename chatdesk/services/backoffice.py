@@ -170,7 +170,7 @@ class Backoffice(TicketService):
                         "created",
                         "internal",
                         author,
-                        {"kind": kind, "title": title},
+                        {"ticket_kind": kind, "title": title},
                     )
                 )
             for other_id in links:

@@ -19,6 +19,7 @@ from chatdesk.services import timeline, views
 from chatdesk.services.agents import Principal
 from chatdesk.services.banned import BannedWords
 from chatdesk.services.files import claim_for_ticket
+from chatdesk.services.sla import apply_due
 from chatdesk.services.ticket_ops import (
     do_assign,
     do_fields,
@@ -86,6 +87,7 @@ class Tickets(TicketService):
                     last_seq=0,
                     follow_up_of=current.id if current is not None else None,
                 )
+                await apply_due(session, ticket)  # the SLA clock starts with the chat
                 session.add(ticket)
                 await session.flush()
                 created = True

@@ -135,6 +135,7 @@ class Writer:
     async def _execute(self, batch: list[_Item]) -> None:
         pending = sorted(batch, key=lambda i: i.key)
         retries = 0
+        collisions = 0
         started = time.perf_counter()
         while pending:
             live = [i for i in pending if not i.future.cancelled()]
@@ -149,6 +150,12 @@ class Writer:
                 pending = [i for i in live if i is not refused.item]
                 continue
             except IntegrityError:
+                if len(live) == 1 and collisions < 2:
+                    # Most often the same client_msg_id sent at once through two
+                    # processes (a retry on a new socket): run again, and the
+                    # operation finds the other's row and answers with its seq.
+                    collisions += 1
+                    continue
                 if len(live) == 1:
                     if not live[0].future.done():
                         live[0].future.set_exception(
