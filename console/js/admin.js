@@ -1,17 +1,24 @@
 // Settings and admin pages: agents, groups, sites, labels, company canned responses and
-// knowledge base articles for admins; personal canned responses for every agent. Each page
-// is one resource described below, listed, created and edited against the contract's REST.
+// knowledge base articles, banned words, companies and webhooks for admins; personal canned
+// responses for every agent. Each page is one resource described below, listed, created and
+// edited against the contract's REST. Pages with a `view` have a module of their own: ticket
+// types, service levels, triggers and reports.
 
 import { api, describe } from "./api.js";
 import { $, clear, h } from "./dom.js";
 import { isAdmin, learnAgent, state } from "./state.js";
 import { errorToast, toast } from "./toast.js";
-import { agoLong } from "./time.js";
+import { agoLong, full } from "./time.js";
 import { shortcutText } from "./canned.js";
+import { TicketTypesPage } from "./admin-types.js";
+import { SlaPage } from "./admin-sla.js";
+import { ClassificationPage } from "./admin-classification.js";
+import { TriggersPage } from "./admin-triggers.js";
+import { ReportsPage } from "./reports.js";
 
 const list = (v) => (Array.isArray(v) ? v.join(", ") : (v ?? ""));
 const yes = (v) => (v === true ? "yes" : v === false ? "no" : "");
-const splitList = (v) =>
+export const splitList = (v) =>
   String(v ?? "")
     .split(",")
     .map((x) => x.trim())
@@ -130,7 +137,22 @@ export const PAGES = [
       },
     ],
     editable: true,
-    embed: true,
+    extraRow: (item) =>
+      item.key
+        ? [
+            h("code", {
+              text: `<script src="${location.origin}/widget.js" data-site="${item.key}" async></script>`,
+            }),
+            item.identity_secret
+              ? h(
+                  "div",
+                  { class: "muted small" },
+                  "Identity secret: ",
+                  h("code", { text: item.identity_secret }),
+                )
+              : null,
+          ]
+        : null,
   },
   {
     key: "labels",
@@ -203,6 +225,80 @@ export const PAGES = [
     editable: true,
     deletable: true,
   },
+  { key: "ticket-types", title: "Ticket types", admin: true, view: TicketTypesPage },
+  {
+    key: "banned-words",
+    title: "Banned words",
+    admin: true,
+    path: "/banned-words",
+    intro:
+      "A reply containing one of these is held back until the agent confirms sending it anyway.",
+    columns: [["word", "Word or phrase"]],
+    fields: [{ name: "word", label: "Word or phrase", required: true }],
+    deletable: true,
+  },
+  { key: "sla", title: "Service levels", admin: true, view: SlaPage },
+  {
+    key: "classification",
+    title: "Categories and services",
+    admin: true,
+    view: ClassificationPage,
+  },
+  {
+    key: "companies",
+    title: "Companies",
+    admin: true,
+    path: "/companies",
+    intro: "Customers belong to a company; its details can be copied into back-office tickets.",
+    columns: [
+      ["name", "Name"],
+      ["domain", "Domain"],
+    ],
+    fields: [
+      { name: "name", label: "Name", required: true },
+      { name: "domain", label: "Domain", hint: "e.g. example.com: customers with it belong here" },
+    ],
+    editable: true,
+  },
+  { key: "triggers", title: "Triggers", admin: true, view: TriggersPage },
+  {
+    key: "webhooks",
+    title: "Webhooks",
+    admin: true,
+    path: "/webhooks",
+    intro:
+      "Each event is POSTed as JSON, signed with X-Chatdesk-Signature: sha256=HMAC of " +
+      "timestamp.body under the secret; failed deliveries are retried.",
+    columns: [
+      ["url", "URL"],
+      ["events", "Events", list],
+      ["active", "Active", yes],
+    ],
+    fields: [
+      { name: "url", label: "URL", required: true, hint: "https://… that answers 2xx" },
+      {
+        name: "events",
+        label: "Events",
+        type: "list",
+        hint: "Comma separated: ticket.created, message, note, status, assigned… (empty: all)",
+      },
+      {
+        name: "secret",
+        label: "Secret",
+        hint: "Signs each delivery; leave empty to keep it (or to have one made)",
+        keepEmpty: true,
+      },
+      { name: "active", label: "Active", type: "checkbox", checkedByDefault: true },
+    ],
+    editable: true,
+    deletable: true,
+    extraRow: (item) =>
+      item.secret
+        ? h("div", { class: "muted small" }, "Secret: ", h("code", { text: item.secret }))
+        : null,
+    rowActions: [["Deliveries", (item, page) => page.deliveries(item)]],
+  },
+  { key: "reports", title: "Reports", admin: true, view: ReportsPage },
 ];
 
 export class Admin {
@@ -234,7 +330,8 @@ export class Admin {
         }),
       );
     }
-    new ResourcePage(this.main, page).load();
+    const View = page.view ?? ResourcePage;
+    new View(this.main, page).load();
   }
 }
 
@@ -290,6 +387,7 @@ class ResourcePage {
     const page = this.page;
     clear(this.root);
     this.root.append(h("h2", { text: page.title }));
+    if (page.intro) this.root.append(h("p", { class: "muted intro", text: page.intro }));
     const table = h("table", { class: "table" });
     const head = h(
       "tr",
@@ -320,6 +418,14 @@ class ResourcePage {
           h(
             "td",
             { class: "actions" },
+            (page.rowActions ?? []).map(([label, run]) =>
+              h("button", {
+                type: "button",
+                class: "btn small ghost",
+                text: label,
+                onclick: () => run(item, this),
+              }),
+            ),
             page.editable
               ? h("button", {
                   type: "button",
@@ -339,26 +445,18 @@ class ResourcePage {
           ),
         ),
       );
-      if (page.embed && item.key) {
+      const extra = page.extraRow?.(item);
+      if (extra) {
+        body.append(
+          h("tr", { class: "embed-row" }, h("td", { colspan: page.columns.length + 1 }, extra)),
+        );
+      }
+      if (this.showing?.id === item.id) {
         body.append(
           h(
             "tr",
             { class: "embed-row" },
-            h(
-              "td",
-              { colspan: page.columns.length + 1 },
-              h("code", {
-                text: `<script src="${location.origin}/widget.js" data-site="${item.key}" async></script>`,
-              }),
-              item.identity_secret
-                ? h(
-                    "div",
-                    { class: "muted small" },
-                    "Identity secret: ",
-                    h("code", { text: item.identity_secret }),
-                  )
-                : null,
-            ),
+            h("td", { colspan: page.columns.length + 1 }, this.showing.el),
           ),
         );
       }
@@ -393,8 +491,72 @@ class ResourcePage {
     this.root.querySelector("form input, form textarea")?.focus();
   }
 
+  /** A webhook's latest deliveries, under its row. */
+  async deliveries(item) {
+    if (this.showing?.id === item.id) {
+      this.showing = null;
+      this.render();
+      return;
+    }
+    const box = h("div", { class: "deliveries" }, h("p", { class: "muted", text: "Loading…" }));
+    this.showing = { id: item.id, el: box };
+    this.render();
+    try {
+      const rows = (await api(`${this.page.path}/${item.id}/deliveries`))?.items ?? [];
+      clear(box);
+      if (!rows.length) {
+        box.append(h("p", { class: "muted small", text: "Nothing delivered yet." }));
+        return;
+      }
+      const table = h(
+        "table",
+        { class: "table compact" },
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            ["Delivery", "Event", "Attempts", "Last answer", "Delivered"].map((t) =>
+              h("th", { text: t }),
+            ),
+          ),
+        ),
+      );
+      const tbody = h("tbody");
+      for (const d of rows) {
+        const ok = d.delivered_at != null;
+        tbody.append(
+          h(
+            "tr",
+            { class: ok ? "" : "failing" },
+            h("td", null, h("code", { text: String(d.id).slice(0, 12) })),
+            h("td", {
+              text: typeof d.event === "object" ? (d.event?.kind ?? d.event?.type ?? "") : d.event,
+            }),
+            h("td", { text: d.attempts ?? "" }),
+            h("td", { text: d.last_status ?? "no answer" }),
+            h("td", {
+              title: full(d.delivered_at),
+              text: ok ? agoLong(d.delivered_at) : "not yet",
+            }),
+          ),
+        );
+      }
+      table.append(tbody);
+      box.append(table);
+    } catch (err) {
+      clear(box).append(h("p", { class: "notice error", text: describe(err) }));
+    }
+  }
+
   async remove(item) {
-    if (!confirm(`Delete “${item.name ?? item.title ?? item.shortcut ?? item.id}”?`)) return;
+    if (
+      !confirm(
+        `Delete “${item.name ?? item.title ?? item.word ?? item.url ?? item.shortcut ?? item.id}”?`,
+      )
+    )
+      return;
     try {
       await api(`${this.page.path}/${item.id}`, { method: "DELETE" });
       toast("Deleted.");
@@ -410,7 +572,9 @@ class ResourcePage {
     const form = h("form", { class: "admin-form" });
     form.append(
       h("h3", {
-        text: item ? `Edit ${item.name ?? item.title ?? item.shortcut ?? `#${item.id}`}` : "Add",
+        text: item
+          ? `Edit ${item.name ?? item.title ?? item.word ?? item.url ?? item.shortcut ?? `#${item.id}`}`
+          : "Add",
       }),
     );
     for (const f of page.fields) {
@@ -436,7 +600,7 @@ class ResourcePage {
         input = h("input", {
           name: f.name,
           type: "checkbox",
-          checked: item ? Boolean(value) : false,
+          checked: item ? Boolean(value) : Boolean(f.checkedByDefault),
         });
       } else if (f.type === "agents") {
         const chosen = new Set(value ?? []);
@@ -525,7 +689,7 @@ class ResourcePage {
         else if (f.type === "number") data[f.name] = el.value === "" ? null : Number(el.value);
         else if (f.type === "shortcut") data[f.name] = shortcutText(el.value.trim().toLowerCase());
         else if (el.value !== "" || item) data[f.name] = el.value;
-        if (f.type === "password" && !el.value) delete data[f.name];
+        if ((f.type === "password" || f.keepEmpty) && !el.value) delete data[f.name];
         if (f.edit && f.type === "checkbox" && !el.checked && f.name.startsWith("rotate"))
           delete data[f.name];
       }

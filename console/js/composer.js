@@ -1,9 +1,12 @@
 // The composer: Reply or internal Note, Enter to send and Shift+Enter for a new line, "/"
 // for canned responses, knowledge base answers, files by button, paste or drop. Drafts are
 // kept per ticket; what is sent goes through the outbox so a dropped connection loses nothing.
+// Back-office and tracker tickets take notes only; Ctrl/⌘+Shift+Enter cross-posts the note
+// to every linked ticket. Preview shows a reply as it would be sent.
 
-import { $, clear, h } from "./dom.js";
-import { canWrite, customerName, state } from "./state.js";
+import { api, describe } from "./api.js";
+import { $, append, clear, h } from "./dom.js";
+import { canWrite, customerName, isBackoffice, state } from "./state.js";
 import { drafts, newId, outbox } from "./storage.js";
 import { errorToast, toast } from "./toast.js";
 import { bytes } from "./time.js";
@@ -36,6 +39,7 @@ export class Composer {
       onChoose: (text) => this.replaceAll(text),
     });
     this.kb = new KbPanel($("#kb", form), { onInsert: (text) => this.insert(text) });
+    this.previewBox = $("#preview", form);
     this.#wire();
   }
 
@@ -63,6 +67,8 @@ export class Composer {
       this.#changed();
     });
     $("#btn-kb", form).addEventListener("click", () => this.kb.toggle());
+    $("#btn-preview", form).addEventListener("click", () => this.preview());
+    $("#btn-crosspost", form).addEventListener("click", () => this.send({ crossPost: true }));
     $("#btn-attach", form).addEventListener("click", () => this.fileInput.click());
     this.fileInput.addEventListener("change", () => {
       this.addFiles(Array.from(this.fileInput.files ?? []));
@@ -98,6 +104,7 @@ export class Composer {
     this.input.value = draft.text ?? "";
     this.attachments = draft.attachments ?? [];
     this.uploading.clear();
+    this.previewBox.hidden = true;
     this.setMode(draft.mode ?? "reply", false);
     this.#renderFiles();
     this.#autosize();
@@ -114,12 +121,14 @@ export class Composer {
   }
 
   setMode(mode, focus) {
-    this.mode = mode === "note" ? "note" : "reply";
+    const notesOnly = isBackoffice(state.tickets.get(this.ticket));
+    this.mode = mode === "note" || notesOnly ? "note" : "reply";
     this.form.dataset.mode = this.mode;
     for (const tab of this.form.querySelectorAll("[data-mode]")) {
       tab.setAttribute("aria-selected", String(tab.dataset.mode === this.mode));
     }
     if (this.mode === "note") this.stopTyping();
+    $("#btn-preview", this.form).hidden = this.mode === "note";
     this.#placeholder();
     this.#saveDraft();
     if (focus) this.focus();
@@ -132,7 +141,11 @@ export class Composer {
 
   #placeholder() {
     const t = state.tickets.get(this.ticket);
-    if (this.mode === "note") {
+    if (isBackoffice(t)) {
+      this.input.placeholder = (t.links ?? []).length
+        ? "Note for the team · Ctrl+Shift+Enter also posts it on the linked tickets"
+        : "Note for the team (back-office tickets take internal notes only)";
+    } else if (this.mode === "note") {
       this.input.placeholder = "Internal note: only your team sees this";
     } else if (t?.status === "new" && !canWrite(t)) {
       this.input.placeholder = "Enter claims the chat and sends your reply";
@@ -144,14 +157,18 @@ export class Composer {
   /** Read-only when the ticket belongs to someone else (until access is granted) or is closed. */
   updateLock() {
     const t = state.tickets.get(this.ticket);
+    this.#applyKind(t);
     let message = null;
     let action = null;
     if (this.ticket == null) message = "";
     else if (!t) message = "Loading…";
     else if (t.status === "closed")
       message = "This chat is closed; a new message from the customer starts a new one.";
-    else if (t.status === "spam") message = "This chat is marked as spam.";
-    else if (!canWrite(t) && t.status !== "new") {
+    else if (t.status === "spam")
+      message = "This ticket is in the spam box; restore it to write here.";
+    else if (!canWrite(t) && isBackoffice(t) && t.status === "new") {
+      message = "Claim this ticket to work on it and add notes.";
+    } else if (!canWrite(t) && t.status !== "new") {
       const who = t.assignee?.name ?? "A teammate";
       const asked = this.access.pending.has(t.id);
       message = asked
@@ -172,8 +189,73 @@ export class Composer {
     this.form.classList.toggle("locked", locked);
     clear(this.lock);
     this.lock.hidden = !message;
-    if (message) this.lock.append(h("span", { text: message }), action);
+    if (message) append(this.lock, [h("span", { text: message }), action]);
     this.#placeholder();
+  }
+
+  /** Back-office and tracker tickets: notes only, the cross-post button and hint. */
+  #applyKind(t) {
+    const back = isBackoffice(t);
+    const replyTab = this.form.querySelector('[role=tab][data-mode="reply"]');
+    replyTab.hidden = back;
+    if (back && this.mode !== "note") this.setMode("note", false);
+    $("#btn-crosspost", this.form).hidden = !back;
+    for (const hint of this.form.querySelectorAll(".composer-hint")) {
+      hint.hidden = hint.dataset.for !== (back ? "backoffice" : "chat");
+    }
+    this.form.classList.toggle("backoffice", back);
+  }
+
+  /** The reply as it would be sent (POST /tickets/{id}/preview), banned words flagged. */
+  async preview() {
+    const box = this.previewBox;
+    const body = this.input.value.trim();
+    const ticket = this.ticket;
+    if (!body || ticket == null) {
+      toast("Write the reply first, then preview it.");
+      return;
+    }
+    const close = h("button", {
+      type: "button",
+      class: "btn small ghost",
+      text: "Close",
+      onclick: () => (box.hidden = true),
+    });
+    clear(box).append(
+      h("div", { class: "popover-head" }, h("span", { text: "Preview" }), close),
+      h("p", { class: "muted small", text: "Loading…" }),
+    );
+    box.hidden = false;
+    let content;
+    try {
+      const data = await api(`/tickets/${ticket}/preview`, { method: "POST", json: { body } });
+      const word = data?.banned_word;
+      content = [
+        h("div", { class: "preview-body body", text: data?.body ?? body }),
+        word
+          ? h("p", {
+              class: "form-error",
+              text: `It contains the banned word “${word}”. Sending asks you to confirm.`,
+            })
+          : h("p", { class: "muted small", text: "No banned word found." }),
+      ];
+    } catch (err) {
+      const word = err.extra?.word;
+      content = word
+        ? [
+            h("div", { class: "preview-body body", text: body }),
+            h("p", {
+              class: "form-error",
+              text: `It contains the banned word “${word}”. Sending asks you to confirm.`,
+            }),
+          ]
+        : [h("p", { class: err.missing ? "muted small" : "form-error", text: describe(err) })];
+    }
+    if (this.ticket !== ticket || box.hidden) return;
+    append(clear(box), [
+      h("div", { class: "popover-head" }, h("span", { text: "Preview" }), close),
+      content,
+    ]);
   }
 
   /** Put a failed outbox message back for editing. */
@@ -189,6 +271,7 @@ export class Composer {
   // ---------------------------------------------------------------- typing
 
   #changed() {
+    this.previewBox.hidden = true;
     this.#autosize();
     this.#saveDraft();
     const m = /^\/(\S*)$/.exec(this.input.value);
@@ -222,7 +305,10 @@ export class Composer {
         return;
       }
     }
-    if (e.key === "Enter" && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey) {
+    if (e.key === "Enter" && e.shiftKey && (e.ctrlKey || e.metaKey) && !e.altKey) {
+      e.preventDefault();
+      this.send({ crossPost: true });
+    } else if (e.key === "Enter" && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey) {
       e.preventDefault();
       this.send();
     } else if (e.altKey && (e.key === "n" || e.key === "N")) {
@@ -338,10 +424,18 @@ export class Composer {
 
   // ---------------------------------------------------------------- sending
 
-  async send() {
+  async send({ crossPost = false } = {}) {
     const ticket = this.ticket;
     const t = state.tickets.get(ticket);
     if (ticket == null || this.input.disabled) return;
+    if (crossPost && !isBackoffice(t)) {
+      toast("Cross-posting is for notes on back-office and tracker tickets.");
+      return;
+    }
+    if (crossPost && !(t.links ?? []).length) {
+      toast("This ticket has no linked tickets to cross-post to.");
+      return;
+    }
     if (this.canned.isOpen) this.canned.close();
     if (this.uploading.size) {
       // Enter during an upload: send as soon as the files are there.
@@ -361,7 +455,7 @@ export class Composer {
       });
       return;
     }
-    const type = this.mode === "note" ? "note" : "send";
+    const type = this.mode === "note" || crossPost ? "note" : "send";
     if (!canWrite(t)) {
       if (t?.status === "new" && type === "send") {
         if (!(await this.conversation.claim())) return;
@@ -372,7 +466,9 @@ export class Composer {
         return;
       }
     }
-    outbox.add({ client_msg_id: newId(), ticket, type, body, attachments: this.attachments });
+    const item = { client_msg_id: newId(), ticket, type, body, attachments: this.attachments };
+    if (crossPost) item.cross_post = true;
+    outbox.add(item);
     this.stopTyping();
     if (this.ticket === ticket) {
       this.input.value = "";

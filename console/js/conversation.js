@@ -1,18 +1,27 @@
 // The middle column: watch the open ticket, show its timeline live (in seq order, filling
-// gaps with `sync`), the visitor typing, read receipts, and the ticket's actions on top.
+// gaps with `sync`), the visitor typing, read receipts, and the ticket's actions on top:
+// claim, status (back-office names for back-office and tracker tickets), resolve
+// internally, spam and restore, the attachment gallery; admins unmask masked messages.
 
 import { api } from "./api.js";
 import { $, clear, h } from "./dom.js";
+import { deleteSpam, kindBadge, slaFlag } from "./lists.js";
 import { errorToast, toast } from "./toast.js";
 import {
+  STATUS_LABELS,
   canWrite,
+  reasonText,
   customerName,
   isAdmin,
+  isBackoffice,
   isCollaborator,
   isMine,
   markRead,
+  refreshTicket,
   state,
+  statusText,
   store,
+  ticketName,
   touch,
   upsert,
 } from "./state.js";
@@ -27,14 +36,25 @@ const MOVES = {
   pending: ["open", "solved"],
   solved: ["open"],
 };
+// Back-office and tracker tickets are worked without a claim (contract §8).
+const BACKOFFICE_MOVES = {
+  new: ["open", "pending", "solved"],
+  open: ["pending", "solved"],
+  pending: ["open", "solved"],
+  solved: ["open"],
+};
+// Events after which the ticket's own fields (links, description…) are fetched again.
+const REFETCH = new Set(["updated", "linked", "unlinked", "linked_status", "unmasked"]);
 
 export class Conversation {
-  constructor(root, { socket, sender, access, transfer }) {
+  constructor(root, { socket, sender, access, transfer, dialogs }) {
     this.root = root;
     this.socket = socket;
     this.sender = sender;
     this.access = access;
     this.transfer = transfer;
+    this.dialogs = dialogs; // {gallery, resolve, tracker} opened from the actions
+    this.refetchTimer = null;
     this.id = null;
     this.timeline = null;
     this.cache = new Map();
@@ -47,6 +67,7 @@ export class Conversation {
       conv: $("#conv", root),
       name: $("#conv-name", root),
       id: $("#conv-id", root),
+      kind: $("#conv-kind", root),
       status: $("#conv-status", root),
       sub: $("#conv-sub", root),
       actions: $("#conv-actions", root),
@@ -105,7 +126,7 @@ export class Conversation {
     this.renderAll(true);
     store.emit("current", { id });
     store.emit("timeline", { id });
-    if (!state.tickets.has(id)) this.#fetchTicket(id);
+    if (!state.tickets.has(id) || state.tickets.get(id).links === undefined) this.#fetchTicket(id);
     await this.watch();
   }
 
@@ -126,9 +147,16 @@ export class Conversation {
     return isMine(t) || isCollaborator(t);
   }
 
+  /** The ticket's full record again, a moment after an event that changed its fields. */
+  refetch() {
+    const id = this.id;
+    clearTimeout(this.refetchTimer);
+    this.refetchTimer = setTimeout(() => id === this.id && this.#fetchTicket(id), 250);
+  }
+
   async #fetchTicket(id) {
     try {
-      upsert(await api(`/tickets/${id}`));
+      await refreshTicket(id);
     } catch (err) {
       if (this.id === id && err.code === "not_found" && !err.missing) {
         this.#notFound(id);
@@ -192,10 +220,12 @@ export class Conversation {
     }
     if (tl !== this.timeline || !added.length) return;
     for (const e of added) this.#settleOutbox(e);
-    if (appendOnly) for (const e of added) this.#append(e);
-    else this.renderAll(false);
+    if (appendOnly && !added.some((e) => e.kind === "masked" || e.kind === "unmasked")) {
+      for (const e of added) this.#append(e);
+    } else this.renderAll(false);
     const last = added[added.length - 1];
     touch(last);
+    if (added.some((e) => REFETCH.has(e.kind))) this.refetch();
     store.emit("timeline", { id: this.id });
     this.#afterChange(
       added.some((e) => e.author?.type === "agent" && e.author.id === state.me?.id),
@@ -217,7 +247,9 @@ export class Conversation {
     const how = tl.add(e);
     if (!how) return;
     this.#settleOutbox(e);
-    if (e.kind === "masked" && applyMask(tl, e)) {
+    if (REFETCH.has(e.kind)) this.refetch();
+    if (e.kind === "unmasked") this.#restoreUnmasked(tl, e);
+    if ((e.kind === "masked" && applyMask(tl, e)) || e.kind === "unmasked") {
       this.renderAll(false);
       return;
     }
@@ -227,6 +259,35 @@ export class Conversation {
     if (tl.hasGap()) this.#scheduleSync();
     store.emit("timeline", { id: this.id });
     this.#afterChange(e.author?.type === "agent" && e.author.id === state.me?.id);
+  }
+
+  /** After an unmask, the message as stored now (an `event_updated` push may bring it too). */
+  async #restoreUnmasked(tl, e) {
+    const target = e.target_seq;
+    if (typeof target !== "number") return;
+    try {
+      const data = await api(`/tickets/${tl.ticket}/events`, {
+        query: { after_seq: target - 1, limit: 1 },
+      });
+      const fresh = (data?.items ?? []).find((x) => x.seq === target);
+      if (fresh) {
+        tl.replace(fresh);
+        if (tl === this.timeline) this.renderAll(false);
+      }
+    } catch {
+      /* the masked version stays on screen */
+    }
+  }
+
+  async unmask(seq) {
+    if (!confirm("Show the masked characters of this message again, for everyone and in storage?"))
+      return;
+    try {
+      await this.socket.request({ type: "unmask", ticket: this.id, seq });
+      toast("Unmasked.");
+    } catch (err) {
+      errorToast(err, "Could not unmask");
+    }
   }
 
   /** A stored event was rewritten (masked): show the new version. */
@@ -278,6 +339,7 @@ export class Conversation {
     clear(this.el.events);
     this.lastDay = null;
     const events = this.timeline?.sorted() ?? [];
+    this.masked = maskedSeqs(events);
     if (!events.length) {
       this.el.events.append(
         h("p", { class: "empty", text: this.socket.online ? "Loading…" : "Offline" }),
@@ -299,7 +361,12 @@ export class Conversation {
       target.append(dayDivider(e.at));
       this.lastDay = d;
     }
-    const el = renderEvent(e, { me: state.me, ticket: this.ticket });
+    const el = renderEvent(e, {
+      me: state.me,
+      ticket: this.ticket,
+      masked: this.masked,
+      onUnmask: isAdmin() ? (seq) => this.unmask(seq) : null,
+    });
     if (el) target.append(el);
   }
 
@@ -311,6 +378,7 @@ export class Conversation {
       this.el.pending.append(
         renderPending(item, {
           onRetry: () => this.sender.retry(item.client_msg_id),
+          onForce: () => this.sender.retry(item.client_msg_id, { force: true, banned: null }),
           onDiscard: () => outbox.remove(item.client_msg_id),
           onEdit: () => {
             outbox.remove(item.client_msg_id);
@@ -350,18 +418,33 @@ export class Conversation {
       el.name.textContent = this.id != null ? `#${this.id}` : "";
       el.id.textContent = "";
       el.status.textContent = "";
+      clear(el.kind);
       clear(el.sub);
       clear(el.actions);
       this.composer?.updateLock();
       return;
     }
-    el.name.textContent = customerName(t);
+    el.name.textContent = ticketName(t);
     el.id.textContent = `#${t.id}`;
-    el.status.textContent = t.status_label || t.status;
+    clear(el.kind).append(kindBadge(t));
+    el.status.textContent = statusText(t);
     el.status.className = `pill s-${t.status}`;
     clear(el.sub);
     const bits = [];
-    if (t.subject) bits.push(h("span", { class: "subject", text: t.subject }));
+    if (isBackoffice(t)) {
+      if (t.customer) bits.push(h("span", { text: customerName(t) }));
+    } else if (t.subject) bits.push(h("span", { class: "subject", text: t.subject }));
+    if (t.priority && t.priority !== "normal") {
+      bits.push(h("span", { class: `prio p-${t.priority}`, text: `${t.priority} priority` }));
+    }
+    const sla = slaFlag(t);
+    if (sla) bits.push(sla);
+    if (t.visibility === "internal" && !isBackoffice(t)) {
+      bits.push(h("span", { class: "internal-flag", text: "Internal only" }));
+    }
+    if (t.resolve_reason && ["solved", "spam", "closed"].includes(t.status)) {
+      bits.push(h("span", { text: `resolved internally: ${reasonText(t.resolve_reason)}` }));
+    }
     bits.push(h("span", { title: full(t.created_at), text: `started ${agoLong(t.created_at)}` }));
     if (t.assignee) {
       const status = state.presence.get(t.assignee.id) ?? "offline";
@@ -413,11 +496,22 @@ export class Conversation {
     const box = this.el.actions;
     clear(box);
     const owner = isMine(t) || isAdmin();
-    if (t.status === "closed" || t.status === "spam") return;
-    if (t.status === "new") {
+    const back = isBackoffice(t);
+    if (t.status === "spam") {
+      box.append(button("Restore", "primary", () => this.restore()));
+      if (isAdmin()) box.append(button("Delete", "danger", () => this.deleteSpam()));
+      box.append(this.#menu(t));
+      return;
+    }
+    if (t.status === "closed") {
+      box.append(this.#menu(t));
+      return;
+    }
+    if (t.status === "new" && !(back && canWrite(t))) {
       box.append(
         button("Claim", "primary", () => this.claim(), "c"),
         button("Transfer…", "", () => this.transfer.open(t)),
+        this.#menu(t),
       );
       return;
     }
@@ -431,28 +525,86 @@ export class Conversation {
           null,
           asked,
         ),
+        this.#menu(t),
       );
       return;
     }
-    if (owner && t.status === "open") box.append(button("Release", "", () => this.release()));
+    if (owner && t.status === "open" && !back) {
+      box.append(button("Release", "", () => this.release()));
+    }
     if (owner) box.append(button("Transfer…", "", () => this.transfer.open(t)));
     const seg = h("div", { class: "segmented", role: "group", "aria-label": "Status" });
-    for (const to of ["open", "pending", "solved"]) {
+    const moves = back ? BACKOFFICE_MOVES : MOVES;
+    for (const to of back ? ["new", "open", "pending", "solved"] : ["open", "pending", "solved"]) {
       const current = t.status === to;
-      const allowed = (MOVES[t.status] ?? []).includes(to);
+      const allowed = (moves[t.status] ?? []).includes(to);
+      const name = back ? STATUS_LABELS[to] : to;
+      const short = back && to === "pending" ? "waiting" : name;
       seg.append(
         h("button", {
           type: "button",
           class: `seg s-${to}`,
           "aria-pressed": String(current),
           disabled: !current && !allowed,
-          text: to[0].toUpperCase() + to.slice(1),
-          title: current ? `The chat is ${to}` : `Set status to ${to}`,
-          onclick: () => !current && this.setStatus(to),
+          text: short[0].toUpperCase() + short.slice(1),
+          title: current ? `The ticket is ${name}` : `Set the status to ${name}`,
+          onclick: () => {
+            if (current) return;
+            if (to === "solved" && t.kind === "tracker") this.dialogs?.tracker.open(t);
+            else this.setStatus(to);
+          },
         }),
       );
     }
-    box.append(seg);
+    box.append(seg, this.#menu(t));
+  }
+
+  /** More: resolve internally, spam, the attachment gallery. */
+  #menu(t) {
+    const items = [];
+    const writable = canWrite(t) && !["closed", "spam"].includes(t.status);
+    if (writable && ["open", "pending", "new"].includes(t.status)) {
+      items.push(["Resolve internally…", () => this.dialogs?.resolve.open(t)]);
+    }
+    if (writable) items.push(["Mark as spam", () => this.markSpam()]);
+    items.push(["Attachments", () => this.dialogs?.gallery.open(t)]);
+    const list = h(
+      "div",
+      { class: "menu-list", role: "menu", hidden: true },
+      items.map(([label, run]) =>
+        h("button", {
+          type: "button",
+          role: "menuitem",
+          class: "menu-item",
+          text: label,
+          onclick: () => {
+            toggle(false);
+            run();
+          },
+        }),
+      ),
+    );
+    const opener = h("button", {
+      type: "button",
+      class: "btn small ghost",
+      "aria-haspopup": "menu",
+      "aria-expanded": "false",
+      "aria-label": "More actions",
+      text: "More ▾",
+      onclick: () => toggle(list.hidden),
+    });
+    const toggle = (on) => {
+      list.hidden = !on;
+      opener.setAttribute("aria-expanded", String(on));
+      if (on) list.querySelector("button")?.focus();
+    };
+    const menu = h(
+      "div",
+      { class: "menu", onkeydown: (e) => e.key === "Escape" && toggle(false) },
+      opener,
+      list,
+    );
+    return menu;
   }
 
   // ---------------------------------------------------------------- commands
@@ -491,10 +643,32 @@ export class Conversation {
     await this.command({ type: "release", ticket: this.id }, "Could not release").catch(() => {});
   }
 
-  async setStatus(to) {
-    await this.command({ type: "status", ticket: this.id, to }, `Could not set ${to}`).catch(
-      () => {},
-    );
+  async setStatus(to, extra = {}) {
+    const t = this.ticket;
+    const name = isBackoffice(t) ? (STATUS_LABELS[to] ?? to) : to;
+    return this.command({ type: "status", ticket: this.id, to, ...extra }, `Could not set ${name}`)
+      .then(() => true)
+      .catch(() => false);
+  }
+
+  /** Solved without a word to the customer, with the reason why (spam: the spam box). */
+  resolveInternally(reason) {
+    if (reason === "spam") return this.setStatus("spam");
+    return this.setStatus("solved", { reason });
+  }
+
+  async markSpam() {
+    if (!confirm(`Move #${this.id} to the spam box? Nothing can be sent on it until restored.`))
+      return;
+    await this.setStatus("spam");
+  }
+
+  async restore() {
+    await this.command({ type: "restore", ticket: this.id }, "Could not restore").catch(() => {});
+  }
+
+  async deleteSpam() {
+    if (await deleteSpam(this.id)) location.hash = "#/";
   }
 
   async revoke(agent) {
@@ -563,6 +737,16 @@ export class Conversation {
   }
 }
 
+/** Seqs of messages with masked characters now (masked and not unmasked since). */
+function maskedSeqs(events) {
+  const seqs = new Set();
+  for (const e of events) {
+    if (e.kind === "masked") seqs.add(e.target_seq);
+    else if (e.kind === "unmasked") seqs.delete(e.target_seq);
+  }
+  return seqs;
+}
+
 /** The masked message now reads `*` over the ranges, as it does in storage. */
 function applyMask(tl, e) {
   const target = tl.events.get(e.target_seq);
@@ -576,6 +760,7 @@ function applyMask(tl, e) {
 }
 
 function button(label, kind, onclick, key = null, disabled = false) {
+  if (kind === "danger") kind = "ghost danger";
   return h("button", {
     type: "button",
     class: `btn ${kind}`.trim(),

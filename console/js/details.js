@@ -1,16 +1,27 @@
 // The right column: who the customer is (name and e-mail editable in place), where they
-// came from, the ticket's labels (add with autocomplete, remove), earlier tickets, notes.
+// came from, linked back-office tickets (links.js), the ticket's fields (ticketcard.js),
+// labels (add with autocomplete, remove), earlier tickets, notes about the customer.
 
 import { api, describe } from "./api.js";
 import { $, clear, h } from "./dom.js";
-import { canWrite, customerName, state, store } from "./state.js";
+import { editable } from "./editable.js";
+import { LinksCard } from "./links.js";
+import { canWrite, customerName, isBackoffice, state, store } from "./state.js";
+import { TicketCard } from "./ticketcard.js";
 import { errorToast, toast } from "./toast.js";
 import { agoLong, full } from "./time.js";
 
 export class Details {
-  constructor(root, { conversation }) {
+  constructor(root, { conversation, create }) {
     this.root = root;
     this.conversation = conversation;
+    this.links = new LinksCard({
+      root: $("#d-links", root),
+      title: $("#d-links-title", root),
+      actions: $("#d-links-actions", root),
+      create: (t) => create?.open({ kind: "backoffice", from: t }),
+    });
+    this.ticketCard = new TicketCard($("#d-ticket", root));
     this.ticketId = null;
     this.customer = null; // full record from GET /customers/{id}, when the server has it
     this.customerMissing = false;
@@ -82,11 +93,21 @@ export class Details {
   render() {
     const t = this.ticket;
     if (!t) return;
-    this.#renderCustomer(t);
-    this.#renderVisit(t);
+    const person = !isBackoffice(t) || Boolean(t.customer);
+    $("#d-customer-card", this.root).hidden = !person;
+    $("#d-notes-card", this.root).hidden = !person;
+    $("#d-history-card", this.root).hidden = !person;
+    this.links.render(t);
+    this.ticketCard.render(t);
+    if (person) {
+      this.#renderCustomer(t);
+      this.#renderVisit(t);
+    }
     this.#renderLabels(t);
-    this.#renderHistory(t);
-    this.#renderNotes();
+    if (person) {
+      this.#renderHistory(t);
+      this.#renderNotes();
+    }
   }
 
   // ---------------------------------------------------------------- customer
@@ -157,7 +178,8 @@ export class Details {
       ["Page", c.page_url, c.page_url, true],
       ["Browser", browserOf(c.user_agent), c.user_agent],
       ["First seen", firstSeen(c.created_at, t.created_at), full(c.created_at)],
-      ["Priority", t.priority !== "normal" ? t.priority : null],
+      ["Phone", c.phone],
+      ["Company", typeof c.company === "object" ? c.company?.name : null],
     ];
     const dl = h("dl", { class: "facts" });
     for (const [label, value, title, link] of rows) {
@@ -391,56 +413,6 @@ export class Details {
       this.noteArea.focus();
     }
   }
-}
-
-/** A value shown as text; click (or Enter on it) to edit in place, Enter saves, Esc cancels. */
-function editable({ value, empty, label, className, type = "text", multiline = false, onSave }) {
-  const wrap = h("div", { class: `editable ${className}` });
-  const show = () => {
-    clear(wrap);
-    wrap.append(
-      h("button", {
-        type: "button",
-        class: `editable-value${value ? "" : " placeholder"}`,
-        title: `Edit ${label.toLowerCase()}`,
-        "aria-label": `${label}: ${value || "empty"}. Edit`,
-        text: value || empty,
-        onclick: edit,
-      }),
-    );
-  };
-  const edit = () => {
-    clear(wrap);
-    const input = multiline
-      ? h("textarea", { class: "input small", rows: 3, value, "aria-label": label })
-      : h("input", { class: "input small", type, value, "aria-label": label });
-    let done = false;
-    const finish = async (save) => {
-      if (done) return;
-      done = true;
-      const next = input.value.trim();
-      if (save && next !== value) {
-        input.disabled = true;
-        if (await onSave(next)) value = next;
-      }
-      show();
-    };
-    input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && (!multiline || !e.shiftKey)) {
-        e.preventDefault();
-        finish(true);
-      } else if (e.key === "Escape") {
-        e.preventDefault();
-        finish(false);
-      }
-    });
-    input.addEventListener("blur", () => finish(true));
-    wrap.append(input);
-    input.focus();
-    input.select?.();
-  };
-  show();
-  return wrap;
 }
 
 function initials(name) {

@@ -4,9 +4,14 @@
 import { Access } from "./access.js";
 import { Admin } from "./admin.js";
 import { api, apiEvents, describe } from "./api.js";
+import { Bell } from "./bell.js";
+import { Brief } from "./brief.js";
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
+import { CreateTicket } from "./create.js";
 import { Details } from "./details.js";
+import { Gallery } from "./gallery.js";
+import { ResolveDialog, TrackerDialog } from "./resolve.js";
 import { $, isTyping } from "./dom.js";
 import { Lists, refreshTimes } from "./lists.js";
 import {
@@ -25,12 +30,15 @@ import {
   LISTS,
   countOf,
   customerName,
+  flagSla,
+  isBackoffice,
   isMine,
   loadLists,
   setPresence,
   setView,
   state,
   store,
+  ticketName,
   upsert,
 } from "./state.js";
 import { drafts, outbox, useAgent } from "./storage.js";
@@ -46,6 +54,8 @@ let details;
 let lists;
 let admin;
 let transfer;
+let bell;
+let brief;
 let started = false;
 
 // ------------------------------------------------------------------ screens
@@ -148,11 +158,13 @@ socket.on("welcome", async (frame) => {
     startDesk(agent);
   }
   screen("desk");
+  sender.flush(); // what waited for the connection goes first, before the lists reload
   try {
     await loadLists();
   } catch (err) {
     errorToast(err, "Could not load the ticket lists");
   }
+  bell.load();
   if (first) route();
   else await conversation.resync();
   sender.flush();
@@ -179,8 +191,30 @@ socket.on("offline", ({ delay }) => {
 socket.on("queue", ({ ticket }) => {
   const old = state.tickets.get(ticket.id);
   const merged = upsert(ticket);
-  if (merged?.status === "new" && old?.status !== "new" && state.loaded) newChat(merged);
+  if (merged?.status === "new" && old?.status !== "new" && state.loaded && !isBackoffice(merged)) {
+    newChat(merged);
+  }
 });
+
+socket.on("sla", ({ ticket, breach }) => {
+  if (ticket == null) return;
+  flagSla(ticket, breach);
+  const t = state.tickets.get(ticket);
+  const part = breach === "first_response" ? "first response" : "resolution";
+  toast(`SLA breached: the ${part} of #${ticket}${t ? ` (${ticketName(t)})` : ""} is overdue.`, {
+    kind: "error",
+    ms: 15000,
+    action: { label: "Open", run: () => go(ticket) },
+  });
+  desktop(
+    `SLA breached on #${ticket}`,
+    `The ${part} is overdue`,
+    () => go(ticket),
+    `sla-${ticket}`,
+  );
+});
+
+socket.on("notification", ({ notification }) => bell?.push(notification));
 
 socket.on("event", ({ event }) => {
   if (!event) return;
@@ -263,11 +297,28 @@ function startDesk(agent) {
   $("#me").textContent = agent.name;
   $("#me").title = `${agent.email} (${agent.role})`;
   transfer = new Transfer($("#transfer-dialog"), { socket });
-  conversation = new Conversation($("#conversation"), { socket, sender, access, transfer });
+  const dialogs = {};
+  conversation = new Conversation($("#conversation"), {
+    socket,
+    sender,
+    access,
+    transfer,
+    dialogs,
+  });
+  dialogs.gallery = new Gallery({ conversation });
+  dialogs.resolve = new ResolveDialog({ conversation });
+  dialogs.tracker = new TrackerDialog({ conversation });
   composer = new Composer($("#composer"), { socket, conversation, access });
   conversation.composer = composer;
-  details = new Details($("#details"), { conversation });
-  lists = new Lists($("#lists"));
+  const create = new CreateTicket({ go, conversation });
+  details = new Details($("#details"), { conversation, create });
+  create.details = details;
+  brief = new Brief($("#conv-brief"));
+  bell = new Bell({ go });
+  lists = new Lists($("#lists"), {
+    socket,
+    onCreate: () => create.open({ kind: "customer" }),
+  });
   admin = new Admin($("#admin"), { onClose: () => go(state.currentId) });
   lists.render();
   store.on("timeline", ({ id }) => {
@@ -356,10 +407,12 @@ function route() {
     const id = Number(ticket[1]);
     composer.setTicket(id);
     details.setTicket(id);
+    brief.setTicket(id);
     conversation.open(id);
   } else if (state.currentId != null) {
     composer.setTicket(null);
     details.setTicket(null);
+    brief.setTicket(null);
     conversation.close();
   }
 }
@@ -382,7 +435,7 @@ function step(delta) {
 
 document.addEventListener("keydown", (e) => {
   if (!started || e.defaultPrevented || document.querySelector("dialog[open]")) return;
-  if (!$("#desk").hidden && e.altKey && !e.ctrlKey && !e.metaKey && /^[1-6]$/.test(e.key)) {
+  if (!$("#desk").hidden && e.altKey && !e.ctrlKey && !e.metaKey && /^[1-8]$/.test(e.key)) {
     e.preventDefault();
     setView(LISTS[Number(e.key) - 1].key);
     return;
@@ -417,6 +470,16 @@ document.addEventListener("visibilitychange", () => {
   }
 });
 window.addEventListener("online", () => socket.retryNow());
+document.addEventListener("pointerdown", (e) => {
+  for (const menu of document.querySelectorAll(".menu")) {
+    if (menu.contains(e.target)) continue;
+    const list = menu.querySelector(".menu-list");
+    if (list && !list.hidden) {
+      list.hidden = true;
+      menu.querySelector("[aria-expanded]")?.setAttribute("aria-expanded", "false");
+    }
+  }
+});
 window.addEventListener("beforeunload", () => drafts.flush());
 
 // ------------------------------------------------------------------ start

@@ -1,6 +1,7 @@
 // Sends the outbox in order over the live channel. A message that failed because the
 // connection dropped stays queued and goes again after the reconnect, with the same
-// client_msg_id (the server stores it once); one the server refused is marked failed.
+// client_msg_id (the server stores it once); one the server refused is marked failed. A reply
+// refused for a banned word waits for the agent's "Send anyway", which resends with force.
 
 import { describe } from "./api.js";
 import { outbox } from "./storage.js";
@@ -17,6 +18,8 @@ export function frameOf(item) {
   };
   const ids = (item.attachments ?? []).map((a) => a.id);
   if (ids.length) frame.attachments = ids;
+  if (item.type === "note" && item.cross_post) frame.cross_post = true;
+  if (item.type === "send" && item.force) frame.force = true;
   return frame;
 }
 
@@ -49,7 +52,8 @@ export class Sender {
             this.retryTimer = setTimeout(() => this.flush(), wait);
             break;
           }
-          outbox.update(item.client_msg_id, { state: "failed", error: describe(err) });
+          const banned = err.code === "bad_request" ? (err.extra?.word ?? null) : null;
+          outbox.update(item.client_msg_id, { state: "failed", error: describe(err), banned });
         }
       }
     } finally {
@@ -57,7 +61,7 @@ export class Sender {
     }
   }
 
-  retry(id) {
-    outbox.update(id, { state: "queued", retryAt: 0, error: null });
+  retry(id, patch = {}) {
+    outbox.update(id, { state: "queued", retryAt: 0, error: null, ...patch });
   }
 }

@@ -2,7 +2,7 @@
 // live `queue` pushes, the newer `last_seq` winning), teammates and their presence.
 
 import { Emitter } from "./emitter.js";
-import { listAll } from "./api.js";
+import { api, listAll } from "./api.js";
 
 export const store = new Emitter();
 
@@ -38,7 +38,73 @@ export function canWrite(t) {
 
 export function customerName(t) {
   const c = t?.customer;
-  return c?.name || c?.email || (c ? `Visitor #${c.id}` : "Visitor");
+  return c?.name || c?.email || c?.phone || (c ? `Visitor #${c.id}` : "Visitor");
+}
+
+export const KINDS = { customer: "Customer", backoffice: "Back office", tracker: "Tracker" };
+
+/** Back-office and tracker tickets show their statuses by these names (contract §8). */
+export const STATUS_LABELS = {
+  new: "submitted",
+  open: "in progress",
+  pending: "waiting on customer",
+  solved: "resolved",
+};
+
+/** Why a ticket was resolved internally (contract `resolve_reason`). */
+export const REASONS = [
+  ["duplicate", "Duplicate of another ticket"],
+  ["via_chat", "Resolved via chat"],
+  ["via_call", "Resolved via call"],
+  ["test", "Test"],
+  ["abuse", "Abuse"],
+  ["other", "Other"],
+  ["spam", "Spam: into the spam box"],
+];
+
+export function reasonText(reason) {
+  const found = REASONS.find(([key]) => key === reason);
+  return found ? found[1].split(":")[0].toLowerCase() : reason;
+}
+
+export function isBackoffice(t) {
+  return t?.kind === "backoffice" || t?.kind === "tracker";
+}
+
+export function statusText(t) {
+  if (!t) return "";
+  if (isBackoffice(t)) return t.status_label || STATUS_LABELS[t.status] || t.status;
+  return t.status;
+}
+
+/** What a ticket is called in lists and headers: its title, or the customer for a chat. */
+export function ticketName(t) {
+  if (isBackoffice(t)) return t.title || `Ticket #${t.id}`;
+  return customerName(t);
+}
+
+const SOON_MS = 15 * 60_000;
+const DONE = new Set(["solved", "closed", "spam"]);
+
+/**
+ * How the ticket stands against its service levels: {state: "soon"|"breached", part} or
+ * null. The server's answer is refreshed against the clock, and an `sla` push flags it.
+ */
+export function slaState(t, now = Date.now()) {
+  if (!t || DONE.has(t.status)) return null;
+  let worst = t.sla_flag ? { state: "breached", part: t.sla_flag } : null;
+  for (const part of ["first_response", "resolution"]) {
+    let s = t.due?.[part] ?? null;
+    const at = Date.parse(t.due?.[`${part}_at`] ?? "");
+    if (s === "met") continue;
+    if (!Number.isNaN(at)) {
+      if (at <= now) s = "breached";
+      else if (at - now <= SOON_MS && s !== "breached") s = "soon";
+    }
+    if (s === "breached") return { state: "breached", part };
+    if (s === "soon" && !worst) worst = { state: "soon", part };
+  }
+  return worst;
 }
 
 const byCreated = (a, b) =>
@@ -52,7 +118,12 @@ function activity(t) {
 
 /** The ticket lists of the left column; `test` decides membership from a summary alone. */
 export const LISTS = [
-  { key: "new", title: "New", test: (t) => t.status === "new", sort: byCreated },
+  {
+    key: "new",
+    title: "New",
+    test: (t) => t.status === "new" && !isBackoffice(t),
+    sort: byCreated,
+  },
   {
     key: "open",
     title: "Mine: open",
@@ -78,6 +149,13 @@ export const LISTS = [
       Boolean(t.assignee) && !isMine(t) && (t.status === "open" || t.status === "pending"),
     sort: byActivity,
   },
+  {
+    key: "backoffice",
+    title: "Back office",
+    test: (t) => isBackoffice(t) && ["new", "open", "pending"].includes(t.status),
+    sort: byActivity,
+  },
+  { key: "spam", title: "Spam", remote: { status: "spam" } },
   { key: "search", title: "Search" },
 ];
 
@@ -110,6 +188,7 @@ export function upsert(ticket) {
     ...ticket,
     unread: old?.unread ?? false,
     preview: old?.preview ?? null,
+    sla_flag: DONE.has(ticket.status) ? null : (old?.sla_flag ?? null),
     activity_at: maxIso(old?.activity_at, ticket.updated_at),
   };
   state.tickets.set(ticket.id, merged);
@@ -117,6 +196,32 @@ export function upsert(ticket) {
   for (const c of ticket.collaborators ?? []) learnAgent(c);
   store.emit("ticket", { ticket: merged, old });
   return merged;
+}
+
+let groups = { items: null, at: 0 };
+
+/** The groups (asked again after a minute) and every teammate the server lists, learned. */
+export async function loadPeople() {
+  const fresh = groups.items && Date.now() - groups.at < 60_000;
+  const [items] = await Promise.all([
+    fresh
+      ? groups.items
+      : api("/groups", { query: { limit: 100 } })
+          .then((data) => {
+            groups = { items: data?.items ?? [], at: Date.now() };
+            return groups.items;
+          })
+          .catch(() => groups.items ?? []),
+    api("/agents", { query: { limit: 100 } })
+      .then((data) => (data?.items ?? []).forEach(learnAgent))
+      .catch(() => {}), // agents may not list teammates: those seen so far
+  ]);
+  return items;
+}
+
+/** The ticket's full record from the server, merged in. */
+export async function refreshTicket(id) {
+  return upsert(await api(`/tickets/${id}`));
 }
 
 /** A live event of a ticket we know: keep its list entry fresh without asking the server. */
@@ -128,6 +233,8 @@ export function touch(event, { unread = false } = {}) {
   if (event.seq > (t.last_seq ?? 0)) applyEvent(next, event);
   if (event.kind === "message" && typeof event.body === "string") {
     next.preview = { body: event.body, author: event.author?.type };
+  } else if (event.kind === "note" && isBackoffice(t) && typeof event.body === "string") {
+    next.preview = { body: event.body, author: "note" };
   }
   if (unread) next.unread = true;
   state.tickets.set(t.id, next);
@@ -150,7 +257,37 @@ function applyEvent(t, event) {
   t.last_seq = event.seq;
   switch (event.kind) {
     case "status":
-      if (event.to) t.status = event.to;
+      if (event.to) {
+        t.status = event.to;
+        t.status_label = isBackoffice(t) ? (STATUS_LABELS[event.to] ?? event.to) : event.to;
+        if (event.reason !== undefined) t.resolve_reason = event.reason ?? null;
+        if (DONE.has(event.to)) t.sla_flag = null;
+      }
+      break;
+    case "updated":
+      for (const [name, change] of Object.entries(event.fields ?? {})) {
+        if (SIMPLE_FIELDS.has(name) && change && "to" in change) t[name] = change.to;
+      }
+      break;
+    case "linked":
+      if (!(t.links ?? []).some((l) => l.ticket === event.other)) {
+        t.links = [...(t.links ?? []), { ticket: event.other, kind: null, status: null }];
+      }
+      break;
+    case "unlinked":
+      t.links = (t.links ?? []).filter((l) => l.ticket !== event.other);
+      break;
+    case "linked_status":
+      t.links = (t.links ?? []).map((l) =>
+        l.ticket === event.other
+          ? {
+              ...l,
+              kind: event.other_kind ?? l.kind,
+              status: event.to,
+              status_label: event.status_label ?? STATUS_LABELS[event.to] ?? event.to,
+            }
+          : l,
+      );
       break;
     case "assigned":
       t.assignee = event.assignee ?? null;
@@ -173,6 +310,26 @@ function applyEvent(t, event) {
       break;
     default:
   }
+}
+
+const SIMPLE_FIELDS = new Set([
+  "title",
+  "priority",
+  "category",
+  "service",
+  "cc",
+  "visibility",
+  "language",
+  "attributes",
+]);
+
+/** The `sla` push: flag the ticket until it is solved. */
+export function flagSla(id, breach) {
+  const t = state.tickets.get(id);
+  if (!t) return;
+  const next = { ...t, sla_flag: breach || "resolution" };
+  state.tickets.set(id, next);
+  store.emit("ticket", { ticket: next, old: t });
 }
 
 function maxIso(a, b) {

@@ -2,13 +2,24 @@
 
 import { h } from "./dom.js";
 
-export function toast(text, { kind = "info", ms } = {}) {
+export function toast(text, { kind = "info", ms, action = null } = {}) {
   const box = document.getElementById("toasts");
   if (!box) return;
   const el = h(
     "div",
     { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" },
     h("span", { text }),
+    action
+      ? h("button", {
+          type: "button",
+          class: "toast-action",
+          text: action.label,
+          onclick: () => {
+            el.remove();
+            action.run();
+          },
+        })
+      : null,
     h("button", {
       class: "toast-close",
       type: "button",
