@@ -120,7 +120,7 @@ def make_backend(tmp_path_factory: pytest.TempPathFactory, pg: PgDatabases | Non
             return Backend(kind, data_dir, None, redis_url, prefix)
         if kind == "postgres":
             if pg is None:
-                pytest.skip(NO_PG)
+                pytest.skip(NO_PG)  # PostgreSQL-only variants, on a machine without it
             return Backend(kind, data_dir, pg.create(label), redis_url, prefix)
         raise ValueError(kind)
 
