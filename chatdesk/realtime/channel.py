@@ -9,11 +9,19 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chatdesk.desk import Desk
-from chatdesk.errors import BadRequest, ChatdeskError, Forbidden, RateLimited, Unauthorized
+from chatdesk.errors import (
+    BadRequest,
+    ChatdeskError,
+    Forbidden,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
 from chatdesk.ratelimit import Rule
 from chatdesk.realtime import bus
 from chatdesk.realtime.connection import TRY_AGAIN_LATER, UNAUTHORIZED, Connection
@@ -178,6 +186,14 @@ class Channel:
                     error = Unauthorized(f"hello refused: {error.detail}")
                 await self._refuse(error)
                 return
+            except (SQLAlchemyError, OSError) as exc:
+                # The store is away or its pool is exhausted (a reconnect storm): say
+                # so and ask the client to come back, instead of failing with 1011.
+                log.warning("hello failed, store unavailable: %s", type(exc).__name__)
+                await self._refuse(
+                    Unavailable("the server is busy; reconnect shortly"), TRY_AGAIN_LATER
+                )
+                return
             await self._read_loop()
         except WebSocketDisconnect:
             pass
@@ -206,8 +222,8 @@ class Channel:
             else:
                 await self.conn.wait_closed()
 
-    async def _refuse(self, error: ChatdeskError) -> None:
-        """Authentication failed: one error frame, then close 4401."""
+    async def _refuse(self, error: ChatdeskError, code: int = UNAUTHORIZED) -> None:
+        """Hello refused: one error frame, then close (4401 when authentication failed)."""
         with contextlib.suppress(Exception):
             data = encode(Error.of(error, None).wire(), self.encoding)
             if isinstance(data, bytes):
@@ -217,7 +233,7 @@ class Channel:
         await self.conn.stop()
         if self.websocket.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(Exception):
-                await self.websocket.close(UNAUTHORIZED, "unauthorized")
+                await self.websocket.close(code, error.code)
 
     async def _receive(self) -> str | bytes | None:
         message = await self.websocket.receive()
