@@ -12,6 +12,7 @@ from chatdesk.realtime import bus
 from chatdesk.realtime.protocol import with_urls
 from chatdesk.services import views
 from chatdesk.services.agents import Principal, check_email
+from chatdesk.services.files import own_uploads
 from chatdesk.services.files import view as file_view
 from chatdesk.services.ticketing import Changes, TicketService
 from chatdesk.services.timeline import iso
@@ -131,21 +132,8 @@ class CustomerProfiles(TicketService):
         async def op(session: AsyncSession, changes: Changes) -> dict[str, Any]:
             if await session.get(Customer, customer_id) is None:
                 raise NotFound(f"no customer {customer_id}")
-            files = []
-            if attachments:
-                rows = {
-                    a.id: a
-                    for a in (
-                        await session.execute(
-                            select(Attachment).where(Attachment.id.in_(attachments))
-                        )
-                    ).scalars()
-                }
-                for file_id in attachments:
-                    att = rows.get(file_id)
-                    if att is None or (att.uploader_type, att.uploader_id) != ("agent", agent.id):
-                        raise NotFound(f"no upload {file_id[:40]} of yours")
-                    files.append(file_view(att))
+            owned = await own_uploads(session, attachments, ("agent", agent.id))
+            files = [file_view(att) for att in owned]
             note = CustomerNote(
                 customer_id=customer_id,
                 author_id=agent.id,

@@ -163,6 +163,23 @@ async def record(
     return att
 
 
+async def own_uploads(
+    session: AsyncSession, ids: tuple[str, ...], uploader: tuple[str, int]
+) -> list[Attachment]:
+    """The uploads named, in order; `not_found` for any that is not this uploader's."""
+    if not ids:
+        return []
+    rows = (await session.execute(select(Attachment).where(Attachment.id.in_(ids)))).scalars()
+    found = {a.id: a for a in rows}
+    out = []
+    for file_id in ids:
+        att = found.get(file_id)
+        if att is None or (att.uploader_type, att.uploader_id) != uploader:
+            raise NotFound(f"no upload {file_id[:40]} of yours")
+        out.append(att)
+    return out
+
+
 async def claim_for_ticket(
     session: AsyncSession, ids: tuple[str, ...], uploader: tuple[str, int], ticket_id: int
 ) -> list[dict[str, Any]]:
@@ -171,17 +188,11 @@ async def claim_for_ticket(
         return []
     if len(set(ids)) != len(ids) or len(ids) > 10:
         raise BadRequest("at most 10 distinct attachments a message")
-    rows = (await session.execute(select(Attachment).where(Attachment.id.in_(ids)))).scalars()
-    found = {a.id: a for a in rows}
-    out = []
-    for file_id in ids:
-        att = found.get(file_id)
-        if att is None or (att.uploader_type, att.uploader_id) != uploader:
-            raise NotFound(f"no upload {file_id[:40]} of yours")
+    atts = await own_uploads(session, ids, uploader)
+    for att in atts:
         if att.ticket_id is not None and att.ticket_id != ticket_id:
-            raise NotFound(f"no upload {file_id[:40]} of yours")
-        out.append(view(att))
+            raise NotFound(f"no upload {att.id[:40]} of yours")
     await session.execute(
         update(Attachment).where(Attachment.id.in_(ids)).values(ticket_id=ticket_id)
     )
-    return out
+    return [view(att) for att in atts]

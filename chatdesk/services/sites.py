@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatdesk.errors import BadRequest, Conflict, NotFound, Unauthorized
+from chatdesk.errors import BadRequest, Conflict, NotFound
 from chatdesk.services import business_hours
 from chatdesk.services.agents import check_email
 from chatdesk.store.models import Site
@@ -34,13 +34,6 @@ async def create_site(session: AsyncSession, name: str, origins: list[str]) -> S
     )
     session.add(site)
     await session.flush()
-    return site
-
-
-async def site_by_key(session: AsyncSession, key: str) -> Site:
-    site = await session.scalar(select(Site).where(Site.key == key))
-    if site is None:
-        raise Unauthorized("unknown site")
     return site
 
 
