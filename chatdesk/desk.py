@@ -114,7 +114,7 @@ class Desk:
             backoffice=Backoffice(writer, reads),
             bulk=Bulk(writer, reads),
             sla=SlaWatch(writer, reads),
-            notifications=Notifications(writes, broker),
+            notifications=Notifications(),
             files=Files(settings.uploads_dir, settings.max_upload_mb * 2**20),
             signer=signer,
         )
@@ -124,7 +124,6 @@ class Desk:
         await broker.start(hub.deliver, hub.resync)
         writer.start()
         presence.start()
-        writer.after_commit.append(desk.notifications.committed)
         desk.jobs.append(
             Periodic(writes, "sla", settings.sla_check_s, desk.sla.check_breaches_quietly)
         )
@@ -144,7 +143,6 @@ class Desk:
                 log.exception("stopping %s failed", feature.name)
         for job in self.jobs:
             await job.stop()
-        await self.notifications.stop()
         await self.presence.stop()
         await self.writer.stop()
         await self.broker.close()

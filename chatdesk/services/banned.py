@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -23,9 +24,15 @@ class BannedWords:
         self._pattern: re.Pattern[str] | None = None
         self._words: list[str] = []
         self._loaded = 0.0
+        # One reload at a time: replies arriving together must not each query the list.
+        self._reloading = asyncio.Lock()
 
     async def _current(self) -> re.Pattern[str] | None:
-        if time.monotonic() - self._loaded > CACHE_S:
+        if time.monotonic() - self._loaded <= CACHE_S:
+            return self._pattern
+        async with self._reloading:
+            if time.monotonic() - self._loaded <= CACHE_S:
+                return self._pattern
             async with self._reads() as session:
                 self._words = list((await session.execute(select(BannedWord.word))).scalars())
             self._pattern = (

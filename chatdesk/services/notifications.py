@@ -1,31 +1,33 @@
 """Notifications: the assignee hears of anything someone else adds to their ticket.
 
-Written after the change commits, in the process that made it, in one transaction
-per batch, so chats never wait on them.
+Written in the writer's transaction, at commit, from the tickets as the transaction
+leaves them (a claim notifies nobody: its author is the new assignee), with one
+INSERT for the batch; the pushes go out after the commit with the batch's events.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from chatdesk.errors import NotFound
 from chatdesk.realtime import bus
-from chatdesk.realtime.broker import Broker
-from chatdesk.realtime.protocol import TicketEvent
+from chatdesk.services import timeline
 from chatdesk.services.timeline import iso
-from chatdesk.store.models import Ticket, utcnow
+from chatdesk.services.writer import IN_WRITER, PUBLISH_AFTER
 from chatdesk.store.models_backoffice import Notification
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 100
+_TABLE = Notification.__table__
+_COLUMNS = (_TABLE.c.id, _TABLE.c.agent_id, _TABLE.c.ticket_id, _TABLE.c.seq, _TABLE.c.kind)
 
 
-def view(n: Notification) -> dict[str, Any]:
+def view(n: Any) -> dict[str, Any]:
     return {
         "id": n.id,
         "ticket": n.ticket_id,
@@ -36,65 +38,47 @@ def view(n: Notification) -> dict[str, Any]:
     }
 
 
-def _push(n: Notification) -> dict[str, Any]:
-    return {"type": "notification", "notification": view(n)}
+@event.listens_for(Session, "before_commit")
+def _notify_before_commit(sync_session: Session) -> None:
+    appended = sync_session.info.pop(timeline.APPENDED, None)
+    if not appended or not sync_session.info.get(IN_WRITER):
+        return
+    rows = []
+    for ticket, seq, kind, author_type, author_id, at in appended:
+        owner = ticket.assignee_id
+        if owner is None or (author_type == "agent" and author_id == owner):
+            continue
+        rows.append(
+            {"agent_id": owner, "ticket_id": ticket.id, "seq": seq, "kind": kind,
+             "read": False, "at": at}
+        )  # fmt: skip
+    if not rows:
+        return
+    # Unordered RETURNING keeps the INSERT one statement on SQLite too; an event
+    # notifies one agent at most, so (ticket, seq) names each row.
+    made = sync_session.execute(
+        insert(_TABLE).returning(*_COLUMNS), rows, execution_options={timeline.NO_FLUSH: True}
+    ).all()
+    ids = {(r.ticket_id, r.seq): r.id for r in made}
+    pushes = sync_session.info.setdefault(PUBLISH_AFTER, [])
+    for row in rows:
+        frame = {
+            "type": "notification",
+            "notification": {
+                "id": ids[(row["ticket_id"], row["seq"])],
+                "ticket": row["ticket_id"],
+                "seq": row["seq"],
+                "kind": row["kind"],
+                "read": False,
+                "at": iso(row["at"]),
+            },
+        }
+        agent = row["agent_id"]
+        pushes.append(bus.pack(bus.agent_topic(agent), bus.AgentPushMsg(agent, frame)))
 
 
 class Notifications:
-    def __init__(self, writes: async_sessionmaker[AsyncSession], broker: Broker) -> None:
-        self._writes = writes
-        self._broker = broker
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def committed(self, events: list[TicketEvent]) -> None:
-        """After-commit hook: queue the notification writes off the writer's path."""
-        task = asyncio.get_running_loop().create_task(self._notify(events))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _notify(self, events: list[TicketEvent]) -> None:
-        try:
-            async with self._writes() as session, session.begin():
-                ids = {e.ticket for e in events}
-                owners = dict(
-                    (
-                        await session.execute(
-                            select(Ticket.id, Ticket.assignee_id).where(Ticket.id.in_(ids))
-                        )
-                    ).all()
-                )
-                rows = []
-                for e in events:
-                    owner = owners.get(e.ticket)
-                    if owner is None or (e.author.type == "agent" and e.author.id == owner):
-                        continue
-                    rows.append(
-                        {"agent_id": owner, "ticket_id": e.ticket, "seq": e.seq,
-                         "kind": e.kind, "read": False, "at": utcnow()}
-                    )  # fmt: skip
-                if not rows:
-                    return
-                made = (
-                    (await session.execute(insert(Notification).returning(Notification), rows))
-                    .scalars()
-                    .all()
-                )
-                pushes = [
-                    bus.pack(
-                        bus.agent_topic(n.agent_id),
-                        bus.AgentPushMsg(
-                            n.agent_id, {"type": "notification", "notification": view(n)}
-                        ),
-                    )
-                    for n in made
-                ]
-            self._broker.publish(pushes)
-        except Exception:
-            log.exception("notifications failed")
-
-    async def stop(self) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+    """Reading and marking an agent's notifications (writing them is the listener above)."""
 
 
 async def list_for(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatdesk.errors import Conflict, Forbidden, NotFound
 from chatdesk.realtime import bus
 from chatdesk.realtime.protocol import SYSTEM, Author, TicketEvent
-from chatdesk.services import timeline, views
+from chatdesk.services import prefetch, timeline, views
 from chatdesk.services.agents import Principal
 from chatdesk.services.writer import Outcome, Writer
 from chatdesk.store.models import Collaborator, Event, Ticket
@@ -65,6 +65,9 @@ def author_of(agent: Principal) -> Author:
 
 async def locked(session: AsyncSession, ticket_id: int) -> Ticket:
     """The ticket, its row locked for this transaction (seqs are assigned under it)."""
+    ready = prefetch.ticket(session, ticket_id)
+    if ready is not None:
+        return ready
     ticket = (
         await session.execute(
             select(Ticket)
@@ -107,6 +110,9 @@ async def existing(
     waiting = timeline.pending_event(session, author_type, author_id, client_msg_id)
     if waiting is not None:  # sent twice within one batch
         return Written(waiting["ticket_id"], waiting["seq"])
+    known, answer = prefetch.sent(session, (author_type, author_id, client_msg_id))
+    if known:
+        return Written(*answer) if answer is not None else None
     row = (
         await session.execute(
             select(Event.ticket_id, Event.seq)
@@ -136,10 +142,15 @@ class TicketService:
         self._writer = writer
         self._reads = reads
 
-    async def _write(self, key: int, op: Callable[[AsyncSession, Changes], Awaitable[Any]]) -> Any:
+    async def _write(
+        self,
+        key: int,
+        op: Callable[[AsyncSession, Changes], Awaitable[Any]],
+        hint: prefetch.Hint | None = None,
+    ) -> Any:
         async def run(session: AsyncSession) -> Outcome:
             changes = Changes()
             value = await op(session, changes)
             return changes.outcome(value)
 
-        return await self._writer.run(run, key)
+        return await self._writer.run(run, key, hint)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatdesk.errors import BadRequest, Conflict, Forbidden, NotFound
 from chatdesk.realtime import bus
 from chatdesk.realtime.protocol import Author, TicketEvent
-from chatdesk.services import timeline, views
+from chatdesk.services import prefetch, timeline, views
 from chatdesk.services.agents import Principal
 from chatdesk.services.banned import BannedWords
 from chatdesk.services.files import claim_for_ticket
@@ -119,7 +119,8 @@ class Tickets(TicketService):
                 await changes.ticket_changed(session, ticket)
             return Written(ticket.id, event.seq, created)
 
-        return await self._write(customer_id, op)
+        hint = prefetch.Hint(sent_as=("visitor", customer_id, client_msg_id), visitor=customer_id)
+        return await self._write(customer_id, op, hint)
 
     async def visitor_read(self, customer_id: int, seq: int) -> int | None:
         async def op(session: AsyncSession, changes: Changes) -> int | None:
@@ -136,7 +137,7 @@ class Tickets(TicketService):
             changes.raw(topic, bus.ReadMsg(ticket.id, seq_))
             return ticket.id
 
-        return await self._write(customer_id, op)
+        return await self._write(customer_id, op, prefetch.Hint(visitor=customer_id))
 
     async def visitor_profile(
         self, customer_id: int, name: str | None, email: str | None
@@ -219,11 +220,11 @@ class Tickets(TicketService):
             )
             changes.event(event)
             if ticket.first_response_at is None:
-                ticket.first_response_at = utcnow()
-                await session.flush()
+                ticket.first_response_at = utcnow()  # written by the commit's flush
             return Written(ticket.id, event.seq)
 
-        return await self._write(ticket_id, op)
+        hint = prefetch.Hint(sent_as=("agent", agent.id, client_msg_id), ticket=ticket_id)
+        return await self._write(ticket_id, op, hint)
 
     async def note(
         self,
@@ -277,7 +278,8 @@ class Tickets(TicketService):
                 )
             return Written(ticket.id, event.seq)
 
-        return await self._write(ticket_id, op)
+        hint = prefetch.Hint(sent_as=("agent", agent.id, client_msg_id), ticket=ticket_id)
+        return await self._write(ticket_id, op, hint)
 
     async def claim(self, agent: Principal, ticket_id: int) -> Written:
         async def op(session: AsyncSession, changes: Changes) -> Written:
@@ -304,7 +306,7 @@ class Tickets(TicketService):
             await changes.ticket_changed(session, ticket)
             return Written(ticket.id, status.seq)
 
-        return await self._write(ticket_id, op)
+        return await self._write(ticket_id, op, prefetch.Hint(ticket=ticket_id))
 
     async def release(self, agent: Principal, ticket_id: int) -> Written:
         async def op(session: AsyncSession, changes: Changes) -> Written:
@@ -329,7 +331,7 @@ class Tickets(TicketService):
             await changes.ticket_changed(session, ticket)
             return Written(ticket.id, status.seq)
 
-        return await self._write(ticket_id, op)
+        return await self._write(ticket_id, op, prefetch.Hint(ticket=ticket_id))
 
     async def transfer(
         self, agent: Principal, ticket_id: int, to_agent: int | None, to_group: int | None
@@ -454,6 +456,17 @@ async def _current_ticket(
 
     An internal-only ticket is, for the visitor, as good as closed: it never reaches them.
     """
+    known, ticket = prefetch.current_chat(session, customer_id)
+    if not known:
+        ticket = await _latest_chat(session, customer_id, for_update)
+    if ticket is not None and ticket.visibility == "internal":
+        return None
+    if ticket is not None and ticket.status == "closed" and not for_update:
+        return None
+    return ticket
+
+
+async def _latest_chat(session: AsyncSession, customer_id: int, for_update: bool) -> Ticket | None:
     query = (
         select(Ticket)
         .where(Ticket.customer_id == customer_id, Ticket.kind == "customer")
@@ -466,10 +479,6 @@ async def _current_ticket(
     ticket = (await session.execute(query)).scalar_one_or_none()
     if ticket is not None and for_update:
         timeline.locked_row(session, ticket)
-    if ticket is not None and ticket.visibility == "internal":
-        return None
-    if ticket is not None and ticket.status == "closed" and not for_update:
-        return None
     return ticket
 
 

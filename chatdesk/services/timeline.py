@@ -24,6 +24,12 @@ def iso(dt: datetime) -> str:
 PENDING = "chatdesk.pending_events"
 SEQS = "chatdesk.seqs"
 LOCKED = "chatdesk.locked_tickets"
+# (ticket, seq, kind, author_type, author_id, at) of every event added: whom to notify
+# is decided at commit, from the tickets as the transaction leaves them.
+APPENDED = "chatdesk.appended"
+# (author_type, author_id, client_msg_id) -> (ticket, seq) | None, as a batch's
+# prefetch found them (services.prefetch); kept up to date as events are written.
+SENT = "chatdesk.prefetched_sent"
 NO_FLUSH = "chatdesk_no_flush"
 
 
@@ -98,6 +104,7 @@ async def append(
             "at": now,
         }
     )
+    info.setdefault(APPENDED, []).append((ticket, seq, kind, author.type, author.id, now))
     if body is not None:
         data = {"body": body, **data}
     if client_msg_id is not None:
@@ -127,7 +134,14 @@ def flush_pending_sync(sync_session: Session) -> None:
     try:
         info[PENDING] = []
         options = {NO_FLUSH: True}
-        sync_session.execute(insert(Event), rows, execution_options=options)
+        # Core, not the ORM's bulk insert: the rows are plain dicts already.
+        sync_session.execute(insert(Event.__table__), rows, execution_options=options)
+        answers = info.get(SENT)
+        if answers is not None:
+            for row in rows:
+                if row["client_msg_id"] is not None:
+                    key = (row["author_type"], row["author_id"], row["client_msg_id"])
+                    answers[key] = (row["ticket_id"], row["seq"])
         latest: dict[int, tuple[int, datetime]] = {}
         for row in rows:
             latest[row["ticket_id"]] = (row["seq"], row["at"])
@@ -154,7 +168,7 @@ def _flush_before_commit(sync_session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_on_rollback(sync_session: Session) -> None:
-    for key in (PENDING, SEQS, LOCKED):
+    for key in (PENDING, SEQS, LOCKED, APPENDED):
         sync_session.info.pop(key, None)
 
 

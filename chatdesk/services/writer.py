@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatdesk.errors import BadRequest, ChatdeskError, Conflict, Unavailable
 from chatdesk.realtime.protocol import TicketEvent
+from chatdesk.services.prefetch import Hint, prefetch
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ Operation = Callable[[AsyncSession], Awaitable[Outcome]]
 # Called in this process, once, with the events a batch committed (rules, mail, webhooks).
 AfterCommit = Callable[[list[TicketEvent]], None]
 Publish = Callable[[Sequence[bytes]], None]
+# session.info keys: set while a writer transaction runs; messages that what the
+# transaction wrote at commit time (notifications) wants published after it.
+IN_WRITER = "chatdesk.in_writer"
+PUBLISH_AFTER = "chatdesk.publish_after_commit"
 
 
 @dataclass(slots=True)
@@ -50,6 +55,7 @@ class _Item:
     op: Operation
     key: int
     future: asyncio.Future[Any]
+    hint: Hint | None = None
 
 
 class _Refused(Exception):
@@ -102,16 +108,18 @@ class Writer:
             await self._task
         self._task = None
 
-    async def run(self, op: Operation, key: int = 0) -> Any:
+    async def run(self, op: Operation, key: int = 0, hint: Hint | None = None) -> Any:
         """Run one operation in the next batch; returns its value once committed.
 
         ``key`` (a ticket id) orders operations within a batch so concurrent batches
         of several processes lock tickets in the same order and cannot deadlock.
+        ``hint`` names what the operation will read, so the batch reads it for all
+        its operations at once (see ``prefetch``).
         """
         if self._task is None:
             raise Unavailable("the server is shutting down")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Item(op, key, future))
+        self._queue.put_nowait(_Item(op, key, future, hint))
         return await future
 
     async def _loop(self) -> None:
@@ -142,7 +150,7 @@ class Writer:
             if not live:
                 return
             try:
-                outcomes = await self._transaction(live)
+                outcomes, after = await self._transaction(live)
             except _Refused as refused:
                 # The caller may have gone (its socket closed) while the batch ran.
                 if not refused.item.future.done():
@@ -199,6 +207,7 @@ class Writer:
             self.operations += len(live)
             if self.on_batch is not None:
                 self.on_batch(len(live), time.perf_counter() - started)
+            published.extend(after)
             if published:
                 self._publish(published)
             if committed:
@@ -216,21 +225,25 @@ class Writer:
             if not item.future.done():
                 item.future.set_exception(error)
 
-    async def _transaction(self, items: list[_Item]) -> list[Outcome]:
+    async def _transaction(self, items: list[_Item]) -> tuple[list[Outcome], list[bytes]]:
         outcomes: list[Outcome] = []
-        async with self._sessions() as session, session.begin():
-            for item in items:
-                try:
-                    outcomes.append(await item.op(session))
-                except ChatdeskError as exc:
-                    raise _Refused(item, exc) from None
-                except (DBAPIError, OSError, ConnectionError, TimeoutError):
-                    raise
-                except Exception as exc:
-                    log.exception("operation failed")
-                    error = Unavailable(f"internal error: {type(exc).__name__}")
-                    raise _Refused(item, error) from exc
-        return outcomes
+        async with self._sessions() as session:
+            info = session.sync_session.info
+            async with session.begin():
+                info[IN_WRITER] = True
+                await prefetch(session, (i.hint for i in items if i.hint is not None))
+                for item in items:
+                    try:
+                        outcomes.append(await item.op(session))
+                    except ChatdeskError as exc:
+                        raise _Refused(item, exc) from None
+                    except (DBAPIError, OSError, ConnectionError, TimeoutError):
+                        raise
+                    except Exception as exc:
+                        log.exception("operation failed")
+                        error = Unavailable(f"internal error: {type(exc).__name__}")
+                        raise _Refused(item, error) from exc
+            return outcomes, info.pop(PUBLISH_AFTER, [])
 
 
-__all__ = ["Operation", "Outcome", "Writer"]
+__all__ = ["IN_WRITER", "PUBLISH_AFTER", "Operation", "Outcome", "Writer"]
