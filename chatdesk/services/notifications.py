@@ -38,6 +38,35 @@ def view(n: Any) -> dict[str, Any]:
     }
 
 
+_PG_INSERT = """
+INSERT INTO notifications (agent_id, ticket_id, seq, kind, read, at)
+SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::varchar[], $5::bool[],
+                     $6::timestamptz[])
+RETURNING id, ticket_id, seq
+"""
+_FIELDS = ("agent_id", "ticket_id", "seq", "kind", "read", "at")
+
+
+def _is_pg(sync_session: Session) -> bool:
+    return sync_session.get_bind().dialect.name == "postgresql"
+
+
+def _insert_pg(sync_session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
+    # One statement whatever the batch's size, its text always the same (see timeline).
+    params = tuple([row[f] for row in rows] for f in _FIELDS)
+    made = sync_session.connection().exec_driver_sql(_PG_INSERT, params).all()
+    return {(r[1], r[2]): r[0] for r in made}
+
+
+def _insert(sync_session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
+    # Unordered RETURNING keeps the INSERT one statement on SQLite too; an event
+    # notifies one agent at most, so (ticket, seq) names each row.
+    made = sync_session.execute(
+        insert(_TABLE).returning(*_COLUMNS), rows, execution_options={timeline.NO_FLUSH: True}
+    ).all()
+    return {(r.ticket_id, r.seq): r.id for r in made}
+
+
 @event.listens_for(Session, "before_commit")
 def _notify_before_commit(sync_session: Session) -> None:
     appended = sync_session.info.pop(timeline.APPENDED, None)
@@ -54,12 +83,7 @@ def _notify_before_commit(sync_session: Session) -> None:
         )  # fmt: skip
     if not rows:
         return
-    # Unordered RETURNING keeps the INSERT one statement on SQLite too; an event
-    # notifies one agent at most, so (ticket, seq) names each row.
-    made = sync_session.execute(
-        insert(_TABLE).returning(*_COLUMNS), rows, execution_options={timeline.NO_FLUSH: True}
-    ).all()
-    ids = {(r.ticket_id, r.seq): r.id for r in made}
+    ids = _insert_pg(sync_session, rows) if _is_pg(sync_session) else _insert(sync_session, rows)
     pushes = sync_session.info.setdefault(PUBLISH_AFTER, [])
     for row in rows:
         frame = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,8 +125,59 @@ def pending_event(session: AsyncSession, author_type: str, author_id: int, cmid:
     return None
 
 
+# On PostgreSQL a batch's events and its tickets' last_seqs go in one statement, its
+# rows as arrays: the text never changes with the batch's size (so it stays prepared)
+# and SQLAlchemy's per-statement work, a third of a batch's CPU, is paid once.
+_PG_APPEND = """
+WITH stored AS (
+    INSERT INTO events (ticket_id, seq, kind, visibility, author_type, author_id,
+                        author_name, body, data, client_msg_id, at)
+    SELECT * FROM unnest($1::int[], $2::int[], $3::varchar[], $4::varchar[],
+                         $5::varchar[], $6::int[], $7::varchar[], $8::text[],
+                         $9::text[]::json[], $10::varchar[], $11::timestamptz[])
+)
+UPDATE tickets SET last_seq = moved.seq, updated_at = moved.at
+FROM unnest($12::int[], $13::int[], $14::timestamptz[]) AS moved(id, seq, at)
+WHERE tickets.id = moved.id
+"""
+_COLUMNS = (
+    "ticket_id",
+    "seq",
+    "kind",
+    "visibility",
+    "author_type",
+    "author_id",
+    "author_name",
+    "body",
+    "data",
+    "client_msg_id",
+    "at",
+)
+
+
+def _write_pg(sync_session: Session, rows: list[dict[str, Any]], latest: dict) -> None:
+    columns = [[row[c] for row in rows] for c in _COLUMNS]
+    columns[8] = [json.dumps(d) for d in columns[8]]
+    ids = list(latest)
+    moved = (ids, [latest[t][0] for t in ids], [latest[t][1] for t in ids])
+    sync_session.connection().exec_driver_sql(_PG_APPEND, (*columns, *moved))
+
+
+def _write_core(sync_session: Session, rows: list[dict[str, Any]], latest: dict) -> None:
+    options = {NO_FLUSH: True}
+    sync_session.execute(insert(Event.__table__), rows, execution_options=options)
+    table = Ticket.__table__
+    sync_session.execute(
+        update(table)
+        .where(table.c.id == bindparam("tid"))
+        .values(last_seq=bindparam("seq"), updated_at=bindparam("now")),
+        [{"tid": t, "seq": s, "now": at} for t, (s, at) in latest.items()],
+        execution_options=options,
+    )
+
+
 def flush_pending_sync(sync_session: Session) -> None:
-    """Write the transaction's waiting events and last_seqs: two statements in all."""
+    """Write the transaction's waiting events and last_seqs: one or two statements."""
     info = sync_session.info
     rows = info.get(PENDING)
     if not rows or info.get("chatdesk.flushing"):
@@ -133,26 +185,19 @@ def flush_pending_sync(sync_session: Session) -> None:
     info["chatdesk.flushing"] = True
     try:
         info[PENDING] = []
-        options = {NO_FLUSH: True}
-        # Core, not the ORM's bulk insert: the rows are plain dicts already.
-        sync_session.execute(insert(Event.__table__), rows, execution_options=options)
+        latest: dict[int, tuple[int, datetime]] = {}
+        for row in rows:
+            latest[row["ticket_id"]] = (row["seq"], row["at"])
+        if sync_session.get_bind().dialect.name == "postgresql":
+            _write_pg(sync_session, rows, latest)
+        else:
+            _write_core(sync_session, rows, latest)
         answers = info.get(SENT)
         if answers is not None:
             for row in rows:
                 if row["client_msg_id"] is not None:
                     key = (row["author_type"], row["author_id"], row["client_msg_id"])
                     answers[key] = (row["ticket_id"], row["seq"])
-        latest: dict[int, tuple[int, datetime]] = {}
-        for row in rows:
-            latest[row["ticket_id"]] = (row["seq"], row["at"])
-        table = Ticket.__table__
-        sync_session.execute(
-            update(table)
-            .where(table.c.id == bindparam("tid"))
-            .values(last_seq=bindparam("seq"), updated_at=bindparam("now")),
-            [{"tid": t, "seq": s, "now": at} for t, (s, at) in latest.items()],
-            execution_options=options,
-        )
     finally:
         info["chatdesk.flushing"] = False
 
