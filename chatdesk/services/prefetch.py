@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, any_, event, func, inspect, literal, or_, select, tuple_
+from sqlalchemy import Integer, any_, bindparam, event, func, inspect, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -55,15 +55,20 @@ def _padded(values: Sequence[T]) -> list[T]:
     return list(values) + [values[-1]] * (size - len(values))
 
 
-async def prefetch(session: AsyncSession, hints: Iterable[Hint]) -> None:
-    """Read what the hinted operations need: at most two statements for the batch."""
+async def prefetch(session: AsyncSession, hints: Iterable[Hint], look_up_sent: bool = True) -> None:
+    """Read what the hinted operations need: at most two statements for the batch.
+
+    Without ``look_up_sent`` the hinted client_msg_ids are taken as new, unread: the
+    caller relies on the unique index to refuse a resend, and runs again with it.
+    """
     hints = list(hints)
     if not hints:
         return
     info = session.sync_session.info
-    no_flush = {timeline.NO_FLUSH: True}
     sent = sorted({h.sent_as for h in hints if h.sent_as is not None})
-    if sent:
+    if sent and not look_up_sent:
+        info[SENT] = dict.fromkeys(sent)
+    elif sent:
         found = {(r[0], r[1], r[2]): (r[3], r[4]) for r in await _stored(session, sent)}
         info[SENT] = {key: found.get(key) for key in sent}
     ids = sorted({h.ticket for h in hints if h.ticket is not None})
@@ -73,16 +78,11 @@ async def prefetch(session: AsyncSession, hints: Iterable[Hint]) -> None:
     # The visitors' customer rows come with their chats, into the identity map: the
     # operations' session.get() then costs no query (a visitor's very first message,
     # with no chat yet, still loads its customer on its own).
-    rows = (
-        await session.execute(
-            select(Ticket, Customer)
-            .outerjoin(Customer, Customer.id == Ticket.customer_id)
-            .where(_wanted(session, ids, visitors))
-            .order_by(Ticket.id)
-            .with_for_update(of=Ticket)
-            .execution_options(populate_existing=True, **no_flush)
-        )
-    ).all()
+    postgres = session.bind.dialect.name == "postgresql"
+    wanted = {"ids": ids, "visitors": visitors}
+    if not postgres:
+        wanted = {"ids": _padded(ids or [0]), "visitors": _padded(visitors or [0])}
+    rows = (await session.execute(_TICKETS[postgres], wanted)).all()
     current: dict[int, int | None] = dict.fromkeys(visitors)
     tickets = info.setdefault(TICKETS, {})
     customers = info.setdefault(CUSTOMERS, [])
@@ -96,37 +96,51 @@ async def prefetch(session: AsyncSession, hints: Iterable[Hint]) -> None:
     info[CURRENT] = current
 
 
-def _wanted(session: AsyncSession, ids: list[int], visitors: list[int]) -> Any:
-    """Tickets by id, and the latest chat of each visitor: one condition an index serves."""
-    if session.bind.dialect.name == "postgresql":
-        # id = ANY(array): one statement text whatever the counts, and an index scan
-        # (an OR of IN lists made PostgreSQL scan the whole table).
-        wanted: Any = literal(ids, ARRAY(Integer))
-        if visitors:
-            latest = (
-                select(func.max(Ticket.id).label("id"))
-                .where(
-                    Ticket.customer_id == any_(literal(visitors, ARRAY(Integer))),
-                    Ticket.kind == "customer",
-                )
-                .group_by(Ticket.customer_id)
-                .subquery()
+def _tickets_query(postgres: bool) -> Any:
+    """Tickets by id (``ids``) and each visitor's latest chat (``visitors``), locked in
+    id order, with their customers. Built once: building it cost more than running it."""
+    if postgres:
+        # id = ANY(array) is served by the primary key (an OR of IN lists made
+        # PostgreSQL scan the whole table), and its text never changes with the counts.
+        latest = (
+            select(func.max(Ticket.id).label("id"))
+            .where(
+                Ticket.customer_id == any_(bindparam("visitors", type_=ARRAY(Integer))),
+                Ticket.kind == "customer",
             )
-            # Concatenated, never alone: "= ANY (SELECT ...)" would compare with each row.
-            found = select(func.array_agg(latest.c.id)).scalar_subquery()
-            wanted = func.array_cat(wanted, found)
-        return Ticket.id == any_(wanted)
-    conditions = []
-    if ids:
-        conditions.append(Ticket.id.in_(_padded(ids)))
-    if visitors:
+            .group_by(Ticket.customer_id)
+            .subquery()
+        )
+        # Concatenated, never alone: "= ANY (SELECT ...)" compares with each row.
+        found = select(func.array_agg(latest.c.id)).scalar_subquery()
+        wanted = Ticket.id == any_(func.array_cat(bindparam("ids", type_=ARRAY(Integer)), found))
+    else:
         latest_ids = (
             select(func.max(Ticket.id))
-            .where(Ticket.customer_id.in_(_padded(visitors)), Ticket.kind == "customer")
+            .where(
+                Ticket.customer_id.in_(bindparam("visitors", expanding=True)),
+                Ticket.kind == "customer",
+            )
             .group_by(Ticket.customer_id)
         )
-        conditions.append(Ticket.id.in_(latest_ids))
-    return or_(*conditions)
+        wanted = or_(Ticket.id.in_(bindparam("ids", expanding=True)), Ticket.id.in_(latest_ids))
+    return (
+        select(Ticket, Customer)
+        .outerjoin(Customer, Customer.id == Ticket.customer_id)
+        .where(wanted)
+        .order_by(Ticket.id)
+        .with_for_update(of=Ticket)
+        .execution_options(populate_existing=True, **{timeline.NO_FLUSH: True})
+    )
+
+
+_TICKETS = {True: _tickets_query(True), False: _tickets_query(False)}
+_STORED_KEYS = (Event.author_type, Event.author_id, Event.client_msg_id)
+_STORED = (
+    select(*_STORED_KEYS, Event.ticket_id, Event.seq)
+    .where(tuple_(*_STORED_KEYS).in_(bindparam("keys", expanding=True)))
+    .execution_options(**{timeline.NO_FLUSH: True})
+)
 
 
 _PG_STORED = """
@@ -143,13 +157,7 @@ async def _stored(session: AsyncSession, keys: list[SentKey]) -> Sequence[Any]:
         columns = tuple(list(c) for c in zip(*keys, strict=True))
         connection = await session.connection()
         return (await connection.exec_driver_sql(_PG_STORED, columns)).all()
-    columns = (Event.author_type, Event.author_id, Event.client_msg_id)
-    found = await session.execute(
-        select(*columns, Event.ticket_id, Event.seq)
-        .where(tuple_(*columns).in_(_padded(keys)))
-        .execution_options(**{timeline.NO_FLUSH: True})
-    )
-    return found.all()
+    return (await session.execute(_STORED, {"keys": _padded(keys)})).all()
 
 
 def sent(session: AsyncSession, key: SentKey) -> tuple[bool, tuple[int, int] | None]:

@@ -144,13 +144,17 @@ class Writer:
         pending = sorted(batch, key=lambda i: i.key)
         retries = 0
         collisions = 0
+        # Optimistic first: the batch does not look up its client_msg_ids (a resent
+        # message is rare) and the unique index catches a resend; then it runs again,
+        # careful, and the resent operation answers with the stored event's seq.
+        careful = False
         started = time.perf_counter()
         while pending:
             live = [i for i in pending if not i.future.cancelled()]
             if not live:
                 return
             try:
-                outcomes, after = await self._transaction(live)
+                outcomes, after = await self._transaction(live, careful)
             except _Refused as refused:
                 # The caller may have gone (its socket closed) while the batch ran.
                 if not refused.item.future.done():
@@ -158,6 +162,9 @@ class Writer:
                 pending = [i for i in live if i is not refused.item]
                 continue
             except IntegrityError:
+                if not careful:
+                    careful = True
+                    continue
                 if len(live) == 1 and collisions < 2:
                     # Most often the same client_msg_id sent at once through two
                     # processes (a retry on a new socket): run again, and the
@@ -225,13 +232,16 @@ class Writer:
             if not item.future.done():
                 item.future.set_exception(error)
 
-    async def _transaction(self, items: list[_Item]) -> tuple[list[Outcome], list[bytes]]:
+    async def _transaction(
+        self, items: list[_Item], careful: bool
+    ) -> tuple[list[Outcome], list[bytes]]:
         outcomes: list[Outcome] = []
         async with self._sessions() as session:
             info = session.sync_session.info
             async with session.begin():
                 info[IN_WRITER] = True
-                await prefetch(session, (i.hint for i in items if i.hint is not None))
+                hints = [i.hint for i in items if i.hint is not None]
+                await prefetch(session, hints, look_up_sent=careful)
                 for item in items:
                     try:
                         outcomes.append(await item.op(session))
