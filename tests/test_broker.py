@@ -57,3 +57,25 @@ async def test_redis_peers_hear_each_other(redis_url):
     assert a.healthy and b.healthy
     await a.close()
     await b.close()
+
+
+async def test_redis_peer_skips_a_foreign_message_and_goes_on(redis_url):
+    """Anything else on the channel (a stray client, an older process) is logged and
+    skipped; the bundles after it still arrive, in order."""
+    import redis.asyncio as aioredis
+
+    prefix = f"broker-test-{uuid.uuid4().hex[:8]}"
+    a, b = RedisBroker(redis_url, prefix), RedisBroker(redis_url, prefix)
+    got_b = await _started(b)
+    await _started(a)
+    stray = aioredis.from_url(redis_url)
+    await stray.publish(f"{prefix}:bus", b"12345678not-a-bundle")
+    await stray.publish(f"{prefix}:bus", b"short")
+    await stray.aclose()
+    a.publish([b"one", b"two"])
+    a.publish([b"three"])
+    await _until(lambda: len(got_b) == 3)
+    assert got_b == [b"one", b"two", b"three"]
+    assert b.healthy
+    await a.close()
+    await b.close()

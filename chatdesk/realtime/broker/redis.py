@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
+import msgpack
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -25,6 +26,10 @@ from chatdesk.realtime.broker.base import Broker, Deliver, Resync
 log = logging.getLogger(__name__)
 
 _HEARTBEAT = b"\x00hb"
+# A bus message is the publishing process's origin (8 bytes), this marker, and the
+# msgpack array of the payloads that went out together: one Redis message per
+# writer batch, not per payload, since every process parses everything published.
+_BUNDLE = b"\x01"
 
 
 class RedisBroker(Broker):
@@ -66,7 +71,7 @@ class RedisBroker(Broker):
         loop = asyncio.get_running_loop()
         loop.call_soon(self._deliver_local, list(payloads))
         try:
-            self._outbox.put_nowait((time.monotonic(), [self._origin + p for p in payloads]))
+            self._outbox.put_nowait((time.monotonic(), list(payloads)))
         except asyncio.QueueFull:
             # Redis is down and the backlog is full: peers will resync by seq anyway.
             self.dropped += len(payloads)
@@ -87,10 +92,8 @@ class RedisBroker(Broker):
             while not self._outbox.empty() and len(batch) < 1000:
                 batch.extend(self._outbox.get_nowait()[1])
             try:
-                async with self._publisher.pipeline(transaction=False) as pipe:
-                    for payload in batch:
-                        pipe.publish(self._channel, payload)
-                    await pipe.execute()
+                bundle = self._origin + _BUNDLE + msgpack.packb(batch, use_bin_type=True)
+                await self._publisher.publish(self._channel, bundle)
                 if self.on_publish_lag is not None:
                     self.on_publish_lag(time.monotonic() - since)
             except (RedisError, OSError) as exc:
@@ -145,14 +148,21 @@ class RedisBroker(Broker):
             if message is None or message.get("type") != "message":
                 continue
             data: bytes = message["data"]
-            origin, payload = data[:8], data[8:]
+            origin, body = data[:8], data[8:]
             if origin == self._origin:
-                if payload == _HEARTBEAT:
+                if body == _HEARTBEAT:
                     self._heard_at = time.monotonic()
                 continue  # our own messages were delivered locally already
-            if payload == _HEARTBEAT:
+            if body == _HEARTBEAT or self._deliver is None:
                 continue
-            if self._deliver is not None:
+            try:
+                if not body.startswith(_BUNDLE):
+                    raise ValueError("not a bundle of this version")
+                payloads = msgpack.unpackb(body[1:], use_list=True, raw=False)
+            except Exception:
+                log.exception("bad message from the bus")
+                continue
+            for payload in payloads:
                 try:
                     self._deliver(payload)
                 except Exception:
