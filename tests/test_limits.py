@@ -96,6 +96,17 @@ async def test_visitor_socket_checks_the_sites_origins(desk, tokens):
         else:
             assert first["code"] == "unauthorized" and (await c.closed)[0] == 4401
         await c.close()
+    # Sites are cached for hellos; an admin's change applies at once all the same.
+    moved = httpx.patch(
+        desk.url + f"/api/v1/sites/{site['id']}", headers=admin,
+        json={"origins": ["https://new-shop.example.com"]},
+    )  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    c = await Client.open(desk.ws("/ws/visitor"), headers={"Origin": "https://shop.example.com"})
+    await c.send({"type": "hello", "site": site["key"], "visitor_token": None})
+    first = await c.push(lambda f: f["type"] in ("welcome", "error"))
+    assert first["code"] == "unauthorized" and (await c.closed)[0] == 4401
+    await c.close()
 
 
 def test_cookie_writes_need_the_consoles_origin(desk):

@@ -98,6 +98,7 @@ async def sites_update(request: Request) -> Response:
     async with desk(request).writes() as session, session.begin():
         site = await sites.change_site(session, site_id, body)
         await audit.record(session, admin, "site.update", f"site:{site_id}", audit.changes(body))
+    desk(request).customers.forget_sites()
     return JSONResponse(site)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,17 +42,33 @@ class Arrival:
     page_url: str | None = None
 
 
+SITE_CACHE_S = 5.0
+
+
 class Customers:
     def __init__(self, writer: Writer, reads: async_sessionmaker[AsyncSession]) -> None:
         self._writer = writer
         self._reads = reads
+        # Every visitor's hello names its site: a short cache keeps reconnect storms
+        # off the database. A site changed here is forgotten at once (forget_sites);
+        # other processes see the change within SITE_CACHE_S.
+        self._sites: dict[str, tuple[float, Site]] = {}
 
     async def site(self, key: str) -> Site:
+        cached = self._sites.get(key)
+        if cached is not None and time.monotonic() - cached[0] < SITE_CACHE_S:
+            return cached[1]
         async with self._reads() as session:
             site = await session.scalar(select(Site).where(Site.key == key))
         if site is None:
             raise Unauthorized("unknown site")
+        if len(self._sites) > 10_000:  # keys are the caller's to choose: stay bounded
+            self._sites.clear()
+        self._sites[key] = (time.monotonic(), site)
         return site
+
+    def forget_sites(self) -> None:
+        self._sites.clear()
 
     async def by_token(self, site: Site, token: str) -> Visitor:
         async with self._reads() as session:
