@@ -29,6 +29,7 @@ from chatdesk.realtime.protocol import (
     EventUpdatedPush,
     Mask,
     Note,
+    Outgoing,
     Ping,
     QueuePush,
     ReadPush,
@@ -211,16 +212,16 @@ class AgentChannel(Channel):
             case _:
                 raise Forbidden(f"'{frame.type}' is not available yet")
 
-    async def render(self, item: Any) -> list[dict[str, Any]]:
+    async def render(self, item: Any) -> list[Outgoing]:
         agent = self.agent
         match item:
             case bus.EventMsg():
-                return [EventPush(e.wire()).wire() for e in await self.cursors.accept(item.event)]
+                return [e.agent_push() for e in await self.cursors.accept(item.event)]
             case Settle():
                 events = await self.cursors.settle(item.ticket, item.seq)
                 if item.catch_up:
                     events += await self.cursors.catch_up(item.ticket)
-                return [EventPush(e.wire()).wire() for e in events]
+                return [e.agent_push() for e in events]
             case bus.EventUpdatedMsg():
                 if item.event.ticket in self.cursors:
                     return [EventUpdatedPush(item.event.wire()).wire()]

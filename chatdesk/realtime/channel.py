@@ -32,6 +32,7 @@ from chatdesk.realtime.protocol import (
     ClientFrame,
     Encoding,
     Error,
+    Outgoing,
     decode,
     encode,
     parse,
@@ -92,7 +93,7 @@ class Channel:
     async def handle(self, frame: ClientFrame) -> None:
         raise NotImplementedError
 
-    async def render(self, item: Any) -> list[dict[str, Any]]:
+    async def render(self, item: Any) -> list[Outgoing]:
         raise NotImplementedError
 
     async def cleanup(self) -> None:
@@ -101,7 +102,7 @@ class Channel:
     def public_only(self) -> bool:
         return False
 
-    async def _render_observed(self, item: Any) -> list[dict[str, Any]]:
+    async def _render_observed(self, item: Any) -> list[Outgoing]:
         frames = await self.render(item)
         if frames and self._probe is not None and isinstance(item, bus.EventMsg):
             self._probe.observe_push(self.channel_kind, item.event.at)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from chatdesk.realtime.protocol import Encoding, ServerFrame, encode
+from chatdesk.realtime.protocol import Encoding, Outgoing, ServerFrame, encode
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ TRY_AGAIN_LATER = 1013
 SERVICE_RESTART = 1012
 UNAUTHORIZED = 4401
 CLOSE_WAIT_S = 5.0
-Render = Callable[[Any], Awaitable[list[dict[str, Any]]]]
+Render = Callable[[Any], Awaitable[list[Outgoing]]]
 
 
 class _Close:

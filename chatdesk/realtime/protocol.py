@@ -68,10 +68,32 @@ def decode(data: str | bytes, encoding: Encoding, max_bytes: int) -> dict[str, A
     return value
 
 
-def encode(frame: dict[str, Any], encoding: Encoding) -> str | bytes:
+def encode(frame: dict[str, Any] | Encoded, encoding: Encoding) -> str | bytes:
+    if isinstance(frame, Encoded):
+        return frame.encoded(encoding)
     if encoding == "msgpack":
         return msgpack.packb(frame, use_bin_type=True)
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+class Encoded:
+    """A frame encoded once per encoding, however many sockets it goes to: an event
+    watched by a hundred agents was rendered and serialised a hundred times."""
+
+    __slots__ = ("_by_encoding", "frame")
+
+    def __init__(self, frame: dict[str, Any]) -> None:
+        self.frame = frame
+        self._by_encoding: dict[str, str | bytes] = {}
+
+    def encoded(self, encoding: Encoding) -> str | bytes:
+        data = self._by_encoding.get(encoding)
+        if data is None:
+            data = self._by_encoding[encoding] = encode(self.frame, encoding)
+        return data
+
+
+Outgoing = dict[str, Any] | Encoded  # what a socket's render hands its writer
 
 
 # --------------------------------------------------------------------------- field checks
@@ -461,10 +483,26 @@ class TicketEvent:
     author: Author
     at: str
     fields: dict[str, Any] = field(default_factory=dict)
+    # The event's pushes, encoded once for all the sockets of this process it reaches.
+    _pushes: dict[str, Encoded | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def public(self) -> bool:
         return self.visibility == "public"
+
+    def agent_push(self) -> Encoded:
+        """The ``event`` push agents get, shared by every agent socket."""
+        push = self._pushes.get("agent")
+        if push is None:
+            push = self._pushes["agent"] = Encoded(EventPush(self.wire()).wire())
+        return push
+
+    def visitor_push(self) -> Encoded | None:
+        """The ``event`` push a visitor gets, or None for an internal event."""
+        if "visitor" not in self._pushes:
+            shown = self.visitor_wire()
+            self._pushes["visitor"] = Encoded(EventPush(shown).wire()) if shown else None
+        return self._pushes["visitor"]
 
     def wire(self) -> dict[str, Any]:
         # Kind fields first: none of them may shadow the event's own keys.

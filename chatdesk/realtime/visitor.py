@@ -18,6 +18,7 @@ from chatdesk.realtime.protocol import (
     ClientFrame,
     EventPush,
     EventUpdatedPush,
+    Outgoing,
     Ping,
     Rating,
     ServerFrame,
@@ -164,14 +165,11 @@ class VisitorChannel(Channel):
                 )
                 self.ok(frame.rid, ticket=rated.ticket, seq=rated.seq)
 
-    async def render(self, item: Any) -> list[dict[str, Any]]:
+    async def render(self, item: Any) -> list[Outgoing]:
         match item:
             case bus.EventMsg():
-                return [
-                    EventPush(e.visitor_wire()).wire()
-                    for e in await self.cursors.accept(item.event)
-                    if e.public
-                ]
+                pushes = [e.visitor_push() for e in await self.cursors.accept(item.event)]
+                return [p for p in pushes if p is not None]
             case Settle():
                 events = await self.cursors.settle(item.ticket, item.seq)
                 if item.catch_up:
