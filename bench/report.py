@@ -297,6 +297,11 @@ def _extra_rows(results: Results) -> list[tuple[str, ...]]:
     st = results.get("storm") or {}
     if "p50_ms" in st:
         detail = f"{st['missed_each']} missed each; p50 {st['p50_ms']} ms"
+        if st.get("cpu"):
+            detail += (
+                f"; CPU during it: servers {st['cpu']['servers_s']} s, "
+                f"generator {st['cpu']['generator_s']} s"
+            )
         if st.get("failed"):
             detail += f"; {st['failed']} failed: {', '.join(st.get('failure_samples', []))}"
         rows.append(("storm detail", detail))

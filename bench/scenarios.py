@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from bench import wsclient
 from bench.load import percentile
-from bench.servers import Cluster, rss_kib
+from bench.servers import Cluster, cpu_s, rss_kib
 from bench.wsclient import Client, Frame
 
 Progress = Callable[[str], None]
@@ -264,6 +264,10 @@ async def storm(
     caught = 0
     failures: list[str] = []
     short: list[str] = []
+    # Where the storm's time goes: the servers' CPU, and the generator's own (it opens
+    # the thousand sockets and handshakes them in one process).
+    servers_before = sum(cpu_s(pid) for pid in cluster.pids)
+    generator_before = time.process_time()
     started = time.perf_counter_ns()
 
     async def back(i: int, token: str, seq: int) -> Client | None:
@@ -283,6 +287,10 @@ async def storm(
         return c
 
     opened = await asyncio.gather(*(back(i, t, s) for i, (t, _, s) in enumerate(records)))
+    cpu = {
+        "servers_s": round(sum(cpu_s(pid) for pid in cluster.pids) - servers_before, 2),
+        "generator_s": round(time.process_time() - generator_before, 2),
+    }
     await _close_all([c for c in opened if c is not None])
     return {
         "clients": clients,
@@ -293,6 +301,7 @@ async def storm(
         "short_samples": short[:3],
         "ms": round(_ms(max(done_at)) if done_at else 0.0, 1),
         "p50_ms": round(percentile(done_at, 50), 1),
+        "cpu": cpu,
     }
 
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatdesk.errors import NotFound, Unauthorized
@@ -43,6 +43,7 @@ class Arrival:
 
 
 SITE_CACHE_S = 5.0
+_BY_TOKEN = select(Customer).where(Customer.token_hash == bindparam("hash"))
 
 
 class Customers:
@@ -72,9 +73,7 @@ class Customers:
 
     async def by_token(self, site: Site, token: str) -> Visitor:
         async with self._reads() as session:
-            customer = await session.scalar(
-                select(Customer).where(Customer.token_hash == token_hash(token))
-            )
+            customer = await session.scalar(_BY_TOKEN, {"hash": token_hash(token)})
         # One answer for unknown and other-site tokens: a token reveals nothing.
         if customer is None or customer.site_id != site.id:
             raise Unauthorized("unknown visitor token")

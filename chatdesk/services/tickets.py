@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatdesk.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -178,9 +178,13 @@ class Tickets(TicketService):
             return await views.visitor_ticket(session, ticket), events, ticket.last_seq
 
     async def current_ticket_id(self, customer_id: int) -> int | None:
+        """The id of the visitor's current chat (as ``_current_ticket`` decides), read
+        without loading the ticket: every hello asks, before it subscribes."""
         async with self._reads() as session:
-            ticket = await _current_ticket(session, customer_id)
-            return ticket.id if ticket is not None else None
+            row = (await session.execute(_LATEST_CHAT_STATE, {"customer": customer_id})).first()
+        if row is None or row.visibility == "internal" or row.status == "closed":
+            return None
+        return int(row.id)
 
     # ------------------------------------------------------------------ agents
 
@@ -466,17 +470,27 @@ async def _current_ticket(
     return ticket
 
 
+# Built once: constructing a statement cost more CPU than running it, and every
+# visitor's hello runs this one twice.
+_LATEST_CHAT = (
+    select(Ticket)
+    .where(Ticket.customer_id == bindparam("customer"), Ticket.kind == "customer")
+    .order_by(Ticket.id.desc())
+    .limit(1)
+    .execution_options(populate_existing=True, **{timeline.NO_FLUSH: True})
+)
+_LATEST_CHAT_LOCKED = _LATEST_CHAT.with_for_update()
+_LATEST_CHAT_STATE = (
+    select(Ticket.id, Ticket.visibility, Ticket.status)
+    .where(Ticket.customer_id == bindparam("customer"), Ticket.kind == "customer")
+    .order_by(Ticket.id.desc())
+    .limit(1)
+)
+
+
 async def _latest_chat(session: AsyncSession, customer_id: int, for_update: bool) -> Ticket | None:
-    query = (
-        select(Ticket)
-        .where(Ticket.customer_id == customer_id, Ticket.kind == "customer")
-        .order_by(Ticket.id.desc())
-        .limit(1)
-        .execution_options(populate_existing=True, **{timeline.NO_FLUSH: True})
-    )
-    if for_update:
-        query = query.with_for_update()
-    ticket = (await session.execute(query)).scalar_one_or_none()
+    query = _LATEST_CHAT_LOCKED if for_update else _LATEST_CHAT
+    ticket = (await session.execute(query, {"customer": customer_id})).scalar_one_or_none()
     if ticket is not None and for_update:
         timeline.locked_row(session, ticket)
     return ticket

@@ -252,13 +252,30 @@ async def events_between(
     public_only: bool = False,
     limit: int | None = None,
 ) -> list[TicketEvent]:
-    query = select(Event).where(Event.ticket_id == ticket_id, Event.seq > after_seq)
-    if up_to is not None:
-        query = query.where(Event.seq <= up_to)
+    query = _EVENTS[(up_to is not None, public_only, limit is not None)]
+    values = {"ticket": ticket_id, "after": after_seq, "up_to": up_to, "limit": limit}
+    rows = (await session.execute(query, values)).scalars().all()
+    return [to_event(r) for r in rows]
+
+
+def _events_query(bounded: bool, public_only: bool, limited: bool) -> Any:
+    query = select(Event).where(
+        Event.ticket_id == bindparam("ticket"), Event.seq > bindparam("after")
+    )
+    if bounded:
+        query = query.where(Event.seq <= bindparam("up_to"))
     if public_only:
         query = query.where(Event.visibility == "public")
     query = query.order_by(Event.seq)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = (await session.execute(query)).scalars().all()
-    return [to_event(r) for r in rows]
+    if limited:
+        query = query.limit(bindparam("limit"))
+    return query
+
+
+# Every variant built once (reconnects and catch-ups run these all the time).
+_EVENTS = {
+    (b, p, lim): _events_query(b, p, lim)
+    for b in (False, True)
+    for p in (False, True)
+    for lim in (False, True)
+}
