@@ -225,7 +225,8 @@ def _flush_before_reading(state: ORMExecuteState) -> None:
     flush_pending_sync(state.session)
 
 
-def to_event(row: Event) -> TicketEvent:
+def to_event(row: Any) -> TicketEvent:
+    """A stored event (an Event or a row of the events table) as it travels."""
     fields: dict[str, Any] = {}
     if row.body is not None:
         fields["body"] = row.body
@@ -254,12 +255,13 @@ async def events_between(
 ) -> list[TicketEvent]:
     query = _EVENTS[(up_to is not None, public_only, limit is not None)]
     values = {"ticket": ticket_id, "after": after_seq, "up_to": up_to, "limit": limit}
-    rows = (await session.execute(query, values)).scalars().all()
+    rows = (await session.execute(query, values)).all()
     return [to_event(r) for r in rows]
 
 
 def _events_query(bounded: bool, public_only: bool, limited: bool) -> Any:
-    query = select(Event).where(
+    # Plain rows, not ORM objects: a catch-up only turns them into TicketEvents.
+    query = select(*Event.__table__.columns).where(
         Event.ticket_id == bindparam("ticket"), Event.seq > bindparam("after")
     )
     if bounded:
