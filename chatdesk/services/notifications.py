@@ -8,6 +8,7 @@ INSERT for the batch; the pushes go out after the commit with the batch's events
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import event, insert, select, update
@@ -86,17 +87,8 @@ def _notify_before_commit(sync_session: Session) -> None:
     ids = _insert_pg(sync_session, rows) if _is_pg(sync_session) else _insert(sync_session, rows)
     pushes = sync_session.info.setdefault(PUBLISH_AFTER, [])
     for row in rows:
-        frame = {
-            "type": "notification",
-            "notification": {
-                "id": ids[(row["ticket_id"], row["seq"])],
-                "ticket": row["ticket_id"],
-                "seq": row["seq"],
-                "kind": row["kind"],
-                "read": False,
-                "at": iso(row["at"]),
-            },
-        }
+        made = SimpleNamespace(id=ids[(row["ticket_id"], row["seq"])], **row)
+        frame = {"type": "notification", "notification": view(made)}
         agent = row["agent_id"]
         pushes.append(bus.pack(bus.agent_topic(agent), bus.AgentPushMsg(agent, frame)))
 

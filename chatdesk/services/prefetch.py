@@ -48,7 +48,8 @@ class Hint:
 
 def _padded(values: Sequence[T]) -> list[T]:
     """The list grown to the next power of two by repeating its last value: an IN list
-    of any length then renders one of a few statements, which asyncpg keeps prepared."""
+    of any length then renders one of a few statements, which SQLite keeps prepared
+    (PostgreSQL takes arrays instead)."""
     size = 1
     while size < len(values):
         size *= 2
