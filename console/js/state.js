@@ -179,9 +179,14 @@ export function learnAgent(ref) {
   state.agents.set(ref.id, { ...known, ...ref, name: ref.name || known.name });
 }
 
+// One set per list load in flight: the tickets merged meanwhile (by a push), which that
+// load must not drop for being absent from lists it read before they existed.
+const loads = new Set();
+
 /** Merge one ticket summary; a summary older than what we hold (smaller last_seq) is ignored. */
 export function upsert(ticket) {
   if (!ticket || ticket.id == null) return null;
+  for (const merged of loads) merged.add(ticket.id);
   const old = state.tickets.get(ticket.id);
   if (old && (old.last_seq ?? 0) > (ticket.last_seq ?? 0)) return old;
   const merged = {
@@ -340,15 +345,23 @@ function maxIso(a, b) {
 
 /**
  * Load every list from REST (at start and after a reconnect). Tickets we held that no list
- * holds any more (closed while we were away) are dropped, except the one on screen.
+ * holds any more (closed while we were away) are dropped, except the one on screen and
+ * those a push brought while the lists were on their way.
  */
 export async function loadLists() {
-  const [fresh, active, solved] = await Promise.all([
-    listAll("/tickets", { status: "new", limit: 100 }),
-    listAll("/tickets", { status: "open,pending", limit: 100 }),
-    listAll("/tickets", { status: "solved", assignee: "me", limit: 50 }, 1),
-  ]);
-  const seen = new Set();
+  const meanwhile = new Set();
+  loads.add(meanwhile);
+  let fresh, active, solved;
+  try {
+    [fresh, active, solved] = await Promise.all([
+      listAll("/tickets", { status: "new", limit: 100 }),
+      listAll("/tickets", { status: "open,pending", limit: 100 }),
+      listAll("/tickets", { status: "solved", assignee: "me", limit: 50 }, 1),
+    ]);
+  } finally {
+    loads.delete(meanwhile);
+  }
+  const seen = new Set(meanwhile);
   for (const t of [...fresh.items, ...active.items, ...solved.items]) {
     seen.add(t.id);
     upsert(t);

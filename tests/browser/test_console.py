@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect
+from playwright.sync_api import APIResponse, Browser, Page, Route, WebSocketRoute, expect
 from websockets.sync.client import ClientConnection, connect
 
 from tests.servers import Server
@@ -291,6 +291,58 @@ def test_drafts_and_unsent_messages_survive_a_dropped_connection(
         expect(ana.locator("#conv-status")).to_have_text("open")
         expect(composer(ana)).to_have_value("half a thought")
         expect(ana.locator("#events .msg.out")).to_have_count(1)
+
+
+def test_a_chat_pushed_while_the_lists_load_is_kept(desk: Server, browser: Browser) -> None:
+    """A chat whose `queue` push lands while the console's first lists are on their way
+    (read before the chat existed) stays in New when those lists arrive."""
+    held: list[tuple[Route, APIResponse]] = []
+    queue_frames: list[str] = []
+
+    def hold_first_lists(route: Route) -> None:
+        if len(held) < 3:  # new, open+pending, solved: answered later, as read now
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(TIMEOUT_S * 1000)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "websocket",
+            lambda ws: ws.on(
+                "framereceived",
+                lambda payload: (
+                    queue_frames.append(payload)
+                    if isinstance(payload, str) and '"type":"queue"' in payload
+                    else None
+                ),
+            ),
+        )
+        page.route(re.compile(r"/api/v1/tickets\?"), hold_first_lists)
+        page.goto(desk.url + "/console/")
+        sign_in(page, ANA)
+        for _ in range(int(TIMEOUT_S * 10)):
+            if len(held) == 3:
+                break
+            page.wait_for_timeout(100)
+        assert len(held) == 3
+        with visitor(desk) as v:
+            chat = v.say("Anyone there while you load?")
+            for _ in range(int(TIMEOUT_S * 10)):
+                if any(f'"id":{chat},' in f for f in queue_frames):
+                    break
+                page.wait_for_timeout(100)
+            assert any(f'"id":{chat},' in f for f in queue_frames)
+            for route, response in held:
+                route.fulfill(response=response)
+            expect(ticket_in(page, "new", chat)).to_be_visible()
+        assert errors == [], errors
+    finally:
+        context.close()
 
 
 def test_sign_out_returns_to_the_form(desk: Server, browser: Browser) -> None:
