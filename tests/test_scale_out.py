@@ -91,3 +91,44 @@ async def test_two_processes_writing_one_ticket_keep_seq_order(pair):
     assert set(acked) <= set(visitor_seqs) | set(range(0, 4))
     for c in (admin_a, admin_b, watcher, v):
         await c.close()
+
+
+async def test_a_late_summary_does_not_stop_a_claimed_chat_reaching_its_agent(pair):
+    """A process publishes after its commit, off the caller's path, so the summary of a
+    chat's creation can reach the claiming agent's process after the claim's own. The
+    agent must go on receiving the visitor's messages: the stale summary (an older
+    last_seq, no assignee) is not taken as "this chat is no longer yours"."""
+    import os
+
+    import msgpack
+    import redis.asyncio as aioredis
+
+    from chatdesk.realtime import bus
+
+    a, b = pair
+    ana = await agent(b, b.login("ana@example.com", "ana-password"))
+    v = await visitor(a)
+    ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "hi"}))["ticket"]
+    created = await ana.push(lambda f: f["type"] == "queue" and f["ticket"]["id"] == ticket)
+    assert created["ticket"]["assignee"] is None
+    await ana.ok({"type": "claim", "ticket": ticket})
+    await ana.push(
+        lambda f: (
+            f["type"] == "queue"
+            and f["ticket"]["id"] == ticket
+            and (f["ticket"]["assignee"] or {}).get("name") == "Ana"
+        )
+    )
+    # The creation's summary once more, as a third process's late bundle would carry it.
+    late = bus.pack(bus.AGENTS, bus.QueueMsg(created["ticket"]))
+    backend = a.backend
+    publisher = aioredis.from_url(backend.redis_url)
+    bundle = os.urandom(8) + b"\x01" + msgpack.packb([late], use_bin_type=True)
+    await publisher.publish(f"{backend.redis_prefix}:bus", bundle)
+    await publisher.aclose()
+    stale = await ana.push(lambda f: f["type"] == "queue" and f["ticket"]["id"] == ticket)
+    assert stale["ticket"]["assignee"] is None  # the console orders summaries by last_seq
+    await v.ok({"type": "message", "client_msg_id": cid(), "body": "still there?"})
+    assert (await ana.event(ticket, "message", author="visitor"))["body"] == "still there?"
+    await v.close()
+    await ana.close()

@@ -60,6 +60,10 @@ class AgentChannel(Channel):
         self.agent: Principal | None = None
         self.watched: set[int] = set()
         self.owned: set[int] = set()
+        # ticket -> last_seq of the newest summary that decided whether the agent owns
+        # it: each process publishes after its own commit, so an older summary (a
+        # chat's creation, say) can arrive after the claim's and must not undo it.
+        self._decided: dict[int, int] = {}
 
     def origin_ok(self) -> bool:
         # The console is served by this server; another site's page must not ride on
@@ -88,6 +92,7 @@ class AgentChannel(Channel):
 
     def _own(self, ticket: int, last_seq: int) -> None:
         self.owned.add(ticket)
+        self._decided[ticket] = last_seq
         if ticket not in self.cursors:
             self.cursors.hold(ticket)
             self.subscribe(bus.ticket_topic(ticket))
@@ -258,11 +263,16 @@ class AgentChannel(Channel):
     def _track(self, summary: dict[str, Any], me: int) -> None:
         """Follow tickets the agent now owns or helps on; let go of those they lost."""
         ticket = summary["id"]
+        seq = summary["last_seq"]
+        if seq < self._decided.get(ticket, 0):
+            return
         assignee = summary.get("assignee") or {}
         mine = assignee.get("id") == me or any(
             c.get("id") == me for c in summary.get("collaborators", [])
         )
         live = summary.get("status") not in ("closed", "spam")
+        if (mine and live) or ticket in self.owned:
+            self._decided[ticket] = seq  # kept after letting go: a late "mine" is stale too
         if mine and live:
             if ticket not in self.owned:
                 self.owned.add(ticket)
