@@ -40,11 +40,22 @@ def _begin_immediate(conn, *_args) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _no_implicit_tx(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_writes(engine: AsyncEngine) -> AsyncEngine:
+    event.listen(engine.sync_engine, "connect", _no_implicit_tx)
+    event.listen(engine.sync_engine, "begin", _begin_immediate)
+    return engine
+
+
 @dataclass
 class Desk:
     settings: Settings
     engine: AsyncEngine
     write_engine: AsyncEngine
+    writer_engine: AsyncEngine
     reads: async_sessionmaker[AsyncSession]
     writes: async_sessionmaker[AsyncSession]
     broker: Broker
@@ -74,16 +85,11 @@ class Desk:
     async def open(cls, settings: Settings) -> Desk:
         engine = make_engine(settings)
         if settings.is_sqlite:
-            write_engine = make_engine(settings)
-            sync = write_engine.sync_engine
-
-            @event.listens_for(sync, "connect")
-            def _no_implicit_tx(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-                dbapi_connection.isolation_level = None
-
-            event.listen(sync, "begin", _begin_immediate)
+            write_engine = _sqlite_writes(make_engine(settings))
+            # The writer's own: its statements run on the loop (store.sqlite_inline).
+            writer_engine = _sqlite_writes(make_engine(settings, inline=True))
         else:
-            write_engine = engine
+            write_engine = writer_engine = engine
         reads = make_sessionmaker(engine)
         if not settings.is_sqlite:
             # Reads outside a transaction: at READ COMMITTED every statement sees its
@@ -99,12 +105,13 @@ class Desk:
         hub = Hub()
         signer = Signer(hashlib.sha256(b"files:" + settings.secret_key.encode()).digest())
         set_attachment_url(signer.url)
-        writer = Writer(writes, broker.publish, settings.writer_batch_max)
+        writer = Writer(make_sessionmaker(writer_engine), broker.publish, settings.writer_batch_max)
         presence = Presence(hub, broker.publish)
         desk = cls(
             settings=settings,
             engine=engine,
             write_engine=write_engine,
+            writer_engine=writer_engine,
             reads=reads,
             writes=writes,
             broker=broker,
@@ -155,6 +162,8 @@ class Desk:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
+        if self.writer_engine is not self.engine:
+            await self.writer_engine.dispose()
 
     async def database_ok(self) -> bool:
         try:

@@ -153,6 +153,41 @@ async def test_sigterm_closes_sockets_with_1012_and_exits(make_backend):
     assert time.monotonic() - started < 15
 
 
+async def test_a_write_waiting_for_a_sqlite_lock_does_not_stall_the_server(make_backend):
+    """SQLite: while another process holds the write lock (a CLI command, a backup), a
+    visitor's message waits for it, everyone else is still answered meanwhile, and the
+    message is stored once the lock is free. (The writer runs its statements on the
+    event loop; one refused as busy waits in a thread, not on the loop.)"""
+    import sqlite3
+
+    backend = make_backend("sqlite", f"lock-{uuid.uuid4().hex[:4]}")
+    server = Server(backend).start()
+    v = await visitor(server)
+    other = await visitor(server)
+    ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "one"}))["ticket"]
+    holder = sqlite3.connect(backend.data_dir / "chatdesk.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        waiting = asyncio.create_task(
+            v.request({"type": "message", "client_msg_id": cid(), "body": "two"}, 20)
+        )
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # it waits for the lock
+        # Answered while the lock is still held: the loop is not the one waiting.
+        assert (await other.request({"type": "ping"}, 5))["type"] == "ok"
+        assert not waiting.done()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    reply = await waiting
+    assert reply["type"] == "ok" and reply["ticket"] == ticket and reply["seq"] == 2
+    fresh = await visitor(server, token=v.welcome["visitor_token"])
+    assert [e["body"] for e in fresh.welcome["events"] if e["kind"] == "message"] == ["one", "two"]
+    for client in (v, other, fresh):
+        await client.close()
+    server.stop()
+
+
 async def test_a_client_that_does_not_read_is_closed_1013(make_backend):
     backend = make_backend("sqlite", f"slow-{uuid.uuid4().hex[:4]}")
     server = Server(dataclasses.replace(backend, extra={"CHATDESK_SEND_QUEUE": "256"})).start()

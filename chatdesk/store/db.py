@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from chatdesk.settings import Settings
+from chatdesk.store import sqlite_inline
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -21,11 +22,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
+def make_engine(settings: Settings, inline: bool = False) -> AsyncEngine:
+    """The engine for the settings' database. ``inline`` (SQLite only, for the writer):
+    statements run on the event loop, not in aiosqlite's thread (store.sqlite_inline)."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.database_url, pool_size=settings.db_pool_size)
+        options: dict[str, Any] = {"pool_size": settings.db_pool_size}
+        if inline:
+            url = make_url(settings.database_url)
+            dialect = create_async_engine(url).dialect  # builds no connection
+            cargs, cparams = dialect.create_connect_args(url)
+
+            async def creator() -> Any:
+                return await sqlite_inline.connect(*cargs, **cparams)
+
+            options = {"pool_size": 2, "async_creator": creator}
+        engine = create_async_engine(settings.database_url, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if inline:
+            event.listen(engine.sync_engine, "connect", sqlite_inline.no_busy_wait)
         return engine
     return create_async_engine(
         settings.database_url,
