@@ -105,6 +105,8 @@ class Metrics:
             self.slow_closes.labels(kind)
             self.push.labels(kind)
         self._queues_at = 0.0
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._stored_at: tuple[str, float] = ("", 0.0)
         self._queue_sources: dict[str, tuple[str, str]] | None = None
         r.register(_Live(desk))
         self._listeners: list[tuple[Any, str, Any]] = []
@@ -114,9 +116,7 @@ class Metrics:
     def attach(self) -> None:
         """Hook the engines' statement timing and the writer's and broker's probes."""
         d = self.desk
-        engines = [(d.engine, "read")]
-        if d.write_engine is not d.engine:
-            engines.append((d.write_engine, "write"))
+        engines = _engines(d)
         for engine, label in engines:
             target = engine.sync_engine
             for name, fn in (
@@ -130,28 +130,41 @@ class Metrics:
         if hasattr(d.broker, "on_publish_lag"):
             d.broker.on_publish_lag = self.broker_lag.observe
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # labels() takes a lock and builds a key on every call, and these run for
+        # every frame and push: a hundred watchers of one event are a hundred calls.
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def committed(self, events: list[TicketEvent]) -> None:
         for e in events:
-            self.events.labels(e.kind).inc()
+            self._child(self.events, e.kind).inc()
             if e.kind == "message":
-                self.messages.labels(e.author.type).inc()
+                self._child(self.messages, e.author.type).inc()
 
     def batch_done(self, operations: int, seconds: float) -> None:
         self.batch.observe(seconds)
         self.batch_ops.observe(operations)
 
     def ack_observed(self, channel: str, frame: str, seconds: float) -> None:
-        self.ack.labels(channel, frame).observe(seconds)
+        self._child(self.ack, channel, frame).observe(seconds)
 
     def push_observed(self, channel: str, stored_at: str) -> None:
-        try:
-            at = datetime.fromisoformat(stored_at.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return
-        self.push.labels(channel).observe(max(0.0, time.time() - at))
+        # One event reaches many sockets in a row: parse its time once.
+        last, at = self._stored_at
+        if stored_at != last:
+            try:
+                at = datetime.fromisoformat(stored_at.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return
+            self._stored_at = (stored_at, at)
+        self._child(self.push, channel).observe(max(0.0, time.time() - at))
 
     def slow_closed(self, channel: str) -> None:
-        self.slow_closes.labels(channel).inc()
+        self._child(self.slow_closes, channel).inc()
 
     # ---------------------------------------------------------------- scraping
 
@@ -306,9 +319,7 @@ class _Live(Collector):
         used = GaugeMetricFamily(
             "chatdesk_db_pool_checked_out", "Pool connections in use", labels=["engine"]
         )
-        engines = [(d.engine, "read")]
-        if d.write_engine is not d.engine:
-            engines.append((d.write_engine, "write"))
+        engines = _engines(d)
         for engine, label in engines:
             pool = engine.pool
             size.add_metric([label], _call(pool, "size"))
@@ -339,3 +350,13 @@ def _waiting(writer: Any) -> int:
         return value
     queue = getattr(writer, "_queue", None)
     return queue.qsize() if queue is not None else 0
+
+
+def _engines(desk: Desk) -> list[tuple[Any, str]]:
+    """Each engine once, by role: on PostgreSQL one engine does everything."""
+    engines = [(desk.engine, "read")]
+    if desk.write_engine is not desk.engine:
+        engines.append((desk.write_engine, "write"))
+    if desk.writer_engine is not desk.engine:
+        engines.append((desk.writer_engine, "writer"))
+    return engines
