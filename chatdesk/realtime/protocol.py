@@ -168,14 +168,19 @@ def _echoable(rid: Any) -> bool:
     return True
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_PLANS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = get_type_hints(cls)
-    return hints
+def _plan(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(field, type hint, required) of a frame class, worked out once per class."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = get_type_hints(cls)
+        plan = _PLANS[cls] = tuple(
+            (f.name, hints[f.name], f.default is MISSING and f.default_factory is MISSING)
+            for f in fields(cls)  # type: ignore[arg-type]
+        )
+    return plan
 
 
 class ClientFrame:
@@ -187,13 +192,12 @@ class ClientFrame:
     def build(cls, raw: dict[str, Any]) -> ClientFrame:
         rid = raw.get("rid")
         try:
-            hints = _hints(cls)
             values: dict[str, Any] = {}
-            for f in fields(cls):  # type: ignore[arg-type]
-                if f.name in raw:
-                    values[f.name] = _coerce(f.name, raw[f.name], hints[f.name])
-                elif f.default is MISSING and f.default_factory is MISSING:
-                    raise BadRequest(f"'{cls.type}' needs the field '{f.name}'")
+            for name, hint, required in _plan(cls):
+                if name in raw:
+                    values[name] = _coerce(name, raw[name], hint)
+                elif required:
+                    raise BadRequest(f"'{cls.type}' needs the field '{name}'")
             return cls(**values)
         except ChatdeskError as exc:
             if _echoable(rid):
