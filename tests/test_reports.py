@@ -166,3 +166,36 @@ async def test_report_queries_are_checked(desk, tokens):
     assert quiet["first_response_s"] == {"median": None, "p90": None}
     assert [d["day"] for d in quiet["new_per_day"]] == ["2001-01-01", "2001-01-02", "2001-01-03"]
     assert quiet["per_agent"] == [] and quiet["per_group"] == []
+
+
+async def test_sqlite_stores_every_time_in_one_format(make_backend):
+    """SQLite keeps times as text and compares them as text: a report's or retention's
+    date range is only right if every path (the ORM, the writer's plain statements)
+    writes the same format."""
+    import re
+    import sqlite3
+
+    from tests.servers import Server
+
+    backend = make_backend("sqlite", f"times-{uuid.uuid4().hex[:4]}")
+    server = Server(backend).start()
+    admin = await agent(server, server.login())
+    v = await visitor(server)
+    ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "hi"}))["ticket"]
+    await admin.ok({"type": "claim", "ticket": ticket})
+    await v.ok({"type": "message", "client_msg_id": cid(), "body": "again"})  # notifies
+    await admin.push(lambda f: f["type"] == "notification")
+    await v.close()
+    await admin.close()
+    server.stop()
+    db = sqlite3.connect(backend.data_dir / "chatdesk.db")
+    stored = [
+        *db.execute("SELECT at FROM events"),
+        *db.execute("SELECT created_at FROM tickets"),
+        *db.execute("SELECT updated_at FROM tickets"),
+        *db.execute("SELECT at FROM notifications"),
+    ]
+    db.close()
+    assert len(stored) >= 6
+    one_format = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+    assert [t for (t,) in stored if not one_format.fullmatch(t)] == []

@@ -11,7 +11,7 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -20,12 +20,12 @@ from chatdesk.realtime import bus
 from chatdesk.services import timeline
 from chatdesk.services.timeline import iso
 from chatdesk.services.writer import IN_WRITER, PUBLISH_AFTER
+from chatdesk.store import raw
 from chatdesk.store.models_backoffice import Notification
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 100
 _TABLE = Notification.__table__
-_COLUMNS = (_TABLE.c.id, _TABLE.c.agent_id, _TABLE.c.ticket_id, _TABLE.c.seq, _TABLE.c.kind)
 
 
 def view(n: Any) -> dict[str, Any]:
@@ -59,13 +59,28 @@ def _insert_pg(sync_session: Session, rows: list[dict[str, Any]]) -> dict[tuple[
     return {(r[1], r[2]): r[0] for r in made}
 
 
+_SQLITE_INSERT = "INSERT INTO notifications (agent_id, ticket_id, seq, kind, read, at) VALUES "
+_SQLITE_RETURNING = " RETURNING id, ticket_id, seq"
+_SQLITE_ROWS = 1000  # 6,000 values a statement, well under SQLite's limit
+
+
 def _insert(sync_session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
-    # Unordered RETURNING keeps the INSERT one statement on SQLite too; an event
-    # notifies one agent at most, so (ticket, seq) names each row.
-    made = sync_session.execute(
-        insert(_TABLE).returning(*_COLUMNS), rows, execution_options={timeline.NO_FLUSH: True}
-    ).all()
-    return {(r.ticket_id, r.seq): r.id for r in made}
+    # Plain SQL (store.raw): multi-row INSERTs; unordered RETURNING keeps each one
+    # statement, and an event notifies one agent at most, so (ticket, seq) names a row.
+    connection = sync_session.connection()
+    at = raw.binder(_TABLE.c.at, connection.dialect)
+    ids: dict[tuple[int, int], int] = {}
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        chunk = rows[start : start + _SQLITE_ROWS]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
+        params = tuple(
+            v
+            for row in chunk
+            for v in (row["agent_id"], row["ticket_id"], row["seq"], row["kind"], 0, at(row["at"]))
+        )
+        sql = _SQLITE_INSERT + values + _SQLITE_RETURNING
+        ids.update({(r[1], r[2]): r[0] for r in connection.exec_driver_sql(sql, params)})
+    return ids
 
 
 @event.listens_for(Session, "before_commit")

@@ -13,11 +13,23 @@ answers in the session. Anything not hinted is read as before, on demand.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, any_, bindparam, event, func, inspect, or_, select, tuple_
+from sqlalchemy import (
+    Integer,
+    any_,
+    bindparam,
+    event,
+    func,
+    inspect,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -80,9 +92,9 @@ async def prefetch(session: AsyncSession, hints: Iterable[Hint], look_up_sent: b
     # operations' session.get() then costs no query (a visitor's very first message,
     # with no chat yet, still loads its customer on its own).
     postgres = session.bind.dialect.name == "postgresql"
-    wanted = {"ids": ids, "visitors": visitors}
+    wanted: dict[str, Any] = {"ids": ids, "visitors": visitors}
     if not postgres:
-        wanted = {"ids": _padded(ids or [0]), "visitors": _padded(visitors or [0])}
+        wanted = {"ids": json.dumps(ids), "visitors": json.dumps(visitors)}
     rows = (await session.execute(_TICKETS[postgres], wanted)).all()
     current: dict[int, int | None] = dict.fromkeys(visitors)
     tickets = info.setdefault(TICKETS, {})
@@ -95,6 +107,11 @@ async def prefetch(session: AsyncSession, hints: Iterable[Hint], look_up_sent: b
         if ticket.kind == "customer" and owner in current:
             current[owner] = max(current[owner] or 0, ticket.id)
     info[CURRENT] = current
+
+
+def _json_values(name: str) -> Any:
+    """SQLite: the values of a JSON array bound as ``name``."""
+    return select(literal_column("value")).select_from(func.json_each(bindparam(name)))
 
 
 def _tickets_query(postgres: bool) -> Any:
@@ -116,15 +133,14 @@ def _tickets_query(postgres: bool) -> Any:
         found = select(func.array_agg(latest.c.id)).scalar_subquery()
         wanted = Ticket.id == any_(func.array_cat(bindparam("ids", type_=ARRAY(Integer)), found))
     else:
+        # SQLite: the lists as JSON arrays read by json_each, so the text never
+        # changes either (an expanding IN is rendered anew on every execution).
         latest_ids = (
             select(func.max(Ticket.id))
-            .where(
-                Ticket.customer_id.in_(bindparam("visitors", expanding=True)),
-                Ticket.kind == "customer",
-            )
+            .where(Ticket.customer_id.in_(_json_values("visitors")), Ticket.kind == "customer")
             .group_by(Ticket.customer_id)
         )
-        wanted = or_(Ticket.id.in_(bindparam("ids", expanding=True)), Ticket.id.in_(latest_ids))
+        wanted = or_(Ticket.id.in_(_json_values("ids")), Ticket.id.in_(latest_ids))
     return (
         select(Ticket, Customer)
         .outerjoin(Customer, Customer.id == Ticket.customer_id)

@@ -6,12 +6,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from chatdesk.realtime.protocol import Author, TicketEvent
+from chatdesk.store import raw
 from chatdesk.store.models import Event, Ticket, utcnow
 
 
@@ -163,17 +164,31 @@ def _write_pg(sync_session: Session, rows: list[dict[str, Any]], latest: dict) -
     sync_session.connection().exec_driver_sql(_PG_APPEND, (*columns, *moved))
 
 
-def _write_core(sync_session: Session, rows: list[dict[str, Any]], latest: dict) -> None:
-    options = {NO_FLUSH: True}
-    sync_session.execute(insert(Event.__table__), rows, execution_options=options)
-    table = Ticket.__table__
-    sync_session.execute(
-        update(table)
-        .where(table.c.id == bindparam("tid"))
-        .values(last_seq=bindparam("seq"), updated_at=bindparam("now")),
-        [{"tid": t, "seq": s, "now": at} for t, (s, at) in latest.items()],
-        execution_options=options,
-    )
+# SQLite: the same two writes as plain statements run for many rows (executemany).
+_SQLITE_EVENTS = (
+    "INSERT INTO events (ticket_id, seq, kind, visibility, author_type, author_id,"
+    " author_name, body, data, client_msg_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_SEQS = "UPDATE tickets SET last_seq = ?, updated_at = ? WHERE id = ?"
+
+
+def _write_sqlite(sync_session: Session, rows: list[dict[str, Any]], latest: dict) -> None:
+    connection = sync_session.connection()
+    columns = Event.__table__.c
+    data = raw.binder(columns.data, connection.dialect)
+    at = raw.binder(columns.at, connection.dialect)
+    events = [
+        (
+            r["ticket_id"], r["seq"], r["kind"], r["visibility"], r["author_type"],
+            r["author_id"], r["author_name"], r["body"], data(r["data"]),
+            r["client_msg_id"], at(r["at"]),
+        )
+        for r in rows
+    ]  # fmt: skip
+    connection.exec_driver_sql(_SQLITE_EVENTS, events)
+    updated = raw.binder(Ticket.__table__.c.updated_at, connection.dialect)
+    seqs = [(seq, updated(moved), ticket) for ticket, (seq, moved) in latest.items()]
+    connection.exec_driver_sql(_SQLITE_SEQS, seqs)
 
 
 def flush_pending_sync(sync_session: Session) -> None:
@@ -191,7 +206,7 @@ def flush_pending_sync(sync_session: Session) -> None:
         if sync_session.get_bind().dialect.name == "postgresql":
             _write_pg(sync_session, rows, latest)
         else:
-            _write_core(sync_session, rows, latest)
+            _write_sqlite(sync_session, rows, latest)
         answers = info.get(SENT)
         if answers is not None:
             for row in rows:
