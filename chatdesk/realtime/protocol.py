@@ -73,7 +73,11 @@ def encode(frame: dict[str, Any] | Encoded, encoding: Encoding) -> str | bytes:
         return frame.encoded(encoding)
     if encoding == "msgpack":
         return msgpack.packb(frame, use_bin_type=True)
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode(frame)
+
+
+# One encoder: json.dumps() with options builds a new one for every frame.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class Encoded:
@@ -117,6 +121,25 @@ _TEXT_LIMITS: dict[str, tuple[int, int]] = {
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
+    # The plain types first: every frame has them, and get_origin() is not free.
+    if value is None and hint in (str, int, bool):
+        raise BadRequest(f"'{name}' must not be null")
+    if hint is str:
+        if not isinstance(value, str):
+            raise BadRequest(f"'{name}' must be a string")
+        low, high = _TEXT_LIMITS.get(name, (0, MAX_ID_CHARS))
+        return check_text(name, value, high, low)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BadRequest(f"'{name}' must be a whole number")
+        # Ids and seqs are 32-bit in the store; anything wider cannot name a thing.
+        if not -(2**31) <= value < 2**31:
+            raise BadRequest(f"'{name}' is out of range")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise BadRequest(f"'{name}' must be true or false")
+        return value
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):
         options = [a for a in get_args(hint) if a is not type(None)]
@@ -127,22 +150,6 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         return _coerce(name, value, options[0])
     if value is None:
         raise BadRequest(f"'{name}' must not be null")
-    if hint is str:
-        if not isinstance(value, str):
-            raise BadRequest(f"'{name}' must be a string")
-        low, high = _TEXT_LIMITS.get(name, (0, MAX_ID_CHARS))
-        return check_text(name, value, high, low)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise BadRequest(f"'{name}' must be true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise BadRequest(f"'{name}' must be a whole number")
-        # Ids and seqs are 32-bit in the store; anything wider cannot name a thing.
-        if not -(2**31) <= value < 2**31:
-            raise BadRequest(f"'{name}' is out of range")
-        return value
     if origin is tuple:  # tuple[X, ...]: a bounded list
         (item,) = get_args(hint)[:1]
         if not isinstance(value, list):
@@ -569,13 +576,24 @@ class ServerFrame:
 
     def wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
-        for f in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            if f.name == "extra":
+        for name in _names(type(self)):
+            value = getattr(self, name)
+            if name == "extra":
                 out.update(value)
-            elif value is not None or f.name not in ("rid",):
-                out[f.name] = value
+            elif value is not None or name != "rid":
+                out[name] = value
         return out
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """A server frame's field names, looked up once per class (three frames a message)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    return names
 
 
 @dataclass(frozen=True, slots=True)
