@@ -52,13 +52,6 @@ def _is_pg(sync_session: Session) -> bool:
     return sync_session.get_bind().dialect.name == "postgresql"
 
 
-def _insert_pg(sync_session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
-    # One statement whatever the batch's size, its text always the same (see timeline).
-    params = tuple([row[f] for row in rows] for f in _FIELDS)
-    made = sync_session.connection().exec_driver_sql(_PG_INSERT, params).all()
-    return {(r[1], r[2]): r[0] for r in made}
-
-
 _SQLITE_INSERT = "INSERT INTO notifications (agent_id, ticket_id, seq, kind, read, at) VALUES "
 _SQLITE_RETURNING = " RETURNING id, ticket_id, seq"
 _SQLITE_ROWS = 1000  # 6,000 values a statement, well under SQLite's limit
@@ -83,7 +76,9 @@ def _insert(sync_session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int
     return ids
 
 
-@event.listens_for(Session, "before_commit")
+# Ahead of the timeline's own flush at commit (insert=True): on PostgreSQL the
+# batch's waiting events and its notifications then go in one statement.
+@event.listens_for(Session, "before_commit", insert=True)
 def _notify_before_commit(sync_session: Session) -> None:
     appended = sync_session.info.pop(timeline.APPENDED, None)
     if not appended or not sync_session.info.get(IN_WRITER):
@@ -99,7 +94,14 @@ def _notify_before_commit(sync_session: Session) -> None:
         )  # fmt: skip
     if not rows:
         return
-    ids = _insert_pg(sync_session, rows) if _is_pg(sync_session) else _insert(sync_session, rows)
+    if _is_pg(sync_session):
+        columns = tuple([row[f] for row in rows] for f in _FIELDS)
+        made = timeline.flush_with_notifications(sync_session, columns)
+        if made is None:
+            made = sync_session.connection().exec_driver_sql(_PG_INSERT, columns).all()
+        ids = {(r[1], r[2]): r[0] for r in made}
+    else:
+        ids = _insert(sync_session, rows)
     pushes = sync_session.info.setdefault(PUBLISH_AFTER, [])
     for row in rows:
         made = SimpleNamespace(id=ids[(row["ticket_id"], row["seq"])], **row)
