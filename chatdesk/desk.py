@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatdesk.extensions import extensions
@@ -30,6 +30,7 @@ from chatdesk.services.tickets import Tickets
 from chatdesk.services.writer import Writer
 from chatdesk.settings import Settings
 from chatdesk.store.db import make_engine, make_sessionmaker
+from chatdesk.store.sqlite_inline import Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Desk:
     per_ip: dict[str, int] = field(default_factory=dict)
     ext: dict[str, Any] = field(default_factory=dict)
     jobs: list[Periodic] = field(default_factory=list)
+    checkpointer: Checkpointer | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Desk:
@@ -135,6 +137,9 @@ class Desk:
         desk.rules = settings.rules()
         await broker.start(hub.deliver, hub.resync)
         writer.start()
+        if settings.is_sqlite:
+            desk.checkpointer = Checkpointer(str(make_url(settings.database_url).database))
+            desk.checkpointer.start()
         presence.start()
         desk.jobs.append(
             Periodic(writes, "sla", settings.sla_check_s, desk.sla.check_breaches_quietly)
@@ -157,6 +162,8 @@ class Desk:
             await job.stop()
         await self.presence.stop()
         await self.writer.stop()
+        if self.checkpointer is not None:
+            await self.checkpointer.stop()
         await self.broker.close()
         await self.limiter.close()
         await self.engine.dispose()

@@ -188,6 +188,31 @@ async def test_a_write_waiting_for_a_sqlite_lock_does_not_stall_the_server(make_
     server.stop()
 
 
+async def test_sqlite_messages_reach_the_database_file_within_seconds(make_backend):
+    """The writer's commits only append to SQLite's WAL; a checkpointer copies it into
+    the database file every second, so a copy of that file alone (a naive file backup)
+    holds what was acknowledged a few seconds before, and the WAL does not grow on."""
+    import shutil
+    import sqlite3
+
+    backend = make_backend("sqlite", f"wal-{uuid.uuid4().hex[:4]}")
+    server = Server(backend).start()
+    v = await visitor(server)
+    await v.ok({"type": "message", "client_msg_id": cid(), "body": "kept in the file"})
+    copy = backend.data_dir / "copy.db"
+    found: list[tuple[str]] = []
+    deadline = time.monotonic() + 10
+    while not found and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        shutil.copyfile(backend.data_dir / "chatdesk.db", copy)  # the file, not its WAL
+        db = sqlite3.connect(copy)
+        found = db.execute("SELECT body FROM events WHERE body = 'kept in the file'").fetchall()
+        db.close()
+    assert found == [("kept in the file",)]
+    await v.close()
+    server.stop()
+
+
 async def test_a_client_that_does_not_read_is_closed_1013(make_backend):
     backend = make_backend("sqlite", f"slow-{uuid.uuid4().hex[:4]}")
     server = Server(dataclasses.replace(backend, extra={"CHATDESK_SEND_QUEUE": "256"})).start()

@@ -40,7 +40,7 @@ def make_engine(settings: Settings, inline: bool = False) -> AsyncEngine:
         engine = create_async_engine(settings.database_url, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if inline:
-            event.listen(engine.sync_engine, "connect", sqlite_inline.no_busy_wait)
+            event.listen(engine.sync_engine, "connect", sqlite_inline.inline_pragmas)
         return engine
     return create_async_engine(
         settings.database_url,

@@ -3,26 +3,35 @@
 aiosqlite sends every call (cursor, execute, fetch, close) to the connection's own
 thread and waits for the answer: four or so thread hops per statement, twenty to
 thirty per writer batch, each a wake-up of the loop through its self-pipe and a
-hand-over of the GIL. That, not SQLite, was most of a batch's cost (3 ms of CPU for a
-batch of one message, 1.2 ms without the hops). The writer's statements are small
+hand-over of the GIL (which, while the loop is busy, the thread waits for up to the
+5 ms switch interval). That, not SQLite, was most of a batch's cost (3 ms of CPU for
+a batch of one message, 1.2 ms without the hops). The writer's statements are small
 and bounded (a batch's rows, found by primary key), so they run inline here, and
-the two things that can take long go to the thread as before:
+what can take long does not:
 
 - waiting for another process's write lock: inline calls run with busy_timeout 0,
   and one refused as busy is run again in the thread, where it may wait;
-- COMMIT, where SQLite checkpoints the WAL into the database file with an fsync.
+- checkpointing the WAL into the database file (with an fsync), which SQLite does
+  in whichever COMMIT fills the WAL: these connections never checkpoint
+  (wal_autocheckpoint 0); a ``Checkpointer`` does it every second in a thread.
 
+With synchronous=NORMAL a COMMIT in WAL mode appends to the WAL without an fsync.
 Only the writer uses these (see ``store.db.make_engine``); every other session,
 some of whose reads scan many rows, keeps aiosqlite's thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -54,10 +63,6 @@ class InlineConnection(aiosqlite.Connection):
         finally:
             connection.execute("PRAGMA busy_timeout=0")
 
-    async def commit(self) -> None:
-        # The WAL checkpoint (and its fsync) runs in the committing call.
-        await super()._execute(self._waiting, self._conn.commit)
-
 
 def connect(*args: Any, **kwargs: Any) -> InlineConnection:
     """Like ``aiosqlite.connect`` (the caller awaits it) with sqlite3's arguments."""
@@ -66,8 +71,57 @@ def connect(*args: Any, **kwargs: Any) -> InlineConnection:
     return InlineConnection(lambda: sqlite3.connect(*args, **kwargs), iter_chunk_size=64)
 
 
-def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
-    """A connect listener, after the pragmas: inline calls must never sleep on a lock."""
+def inline_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """A connect listener, after the others: inline calls never sleep on a lock, and
+    commits never checkpoint (the Checkpointer does)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
+
+
+class Checkpointer:
+    """Copies the WAL into the database file every ``period_s``, in a thread.
+
+    PASSIVE: it never waits for or blocks readers and writers; what it cannot copy
+    yet (a reader still needs it) goes next time. One per process; several
+    processes' checkpoints simply take turns.
+    """
+
+    def __init__(self, path: str, period_s: float = 1.0) -> None:
+        self._path = path
+        self.period_s = period_s
+        self._db: sqlite3.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="sqlite-checkpoint")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._checkpoint)
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.period_s)
+            try:
+                await asyncio.to_thread(self._checkpoint)
+            except Exception as exc:  # a full disk, say: the WAL grows; say so, go on
+                log.warning("WAL checkpoint failed: %s: %s", type(exc).__name__, exc)
+
+    def _checkpoint(self) -> None:
+        if self._db is None:
+            # Used from the executor's threads, one call at a time.
+            self._db = sqlite3.connect(self._path, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.runs += 1
