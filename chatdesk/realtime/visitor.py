@@ -72,11 +72,8 @@ class VisitorChannel(Channel):
         if mail is not None:  # offline replies wait while a widget of theirs is open
             mail.visitor_connected(visitor.customer_id)
         self.subscribe(bus.VISITORS)
-        ticket_id = await self.desk.tickets.current_ticket_id(visitor.customer_id)
-        if ticket_id is not None:
-            self._follow(ticket_id)
         ticket, events, last_seq = await self.desk.tickets.visitor_state(
-            visitor.customer_id, hello.after_seq or 0
+            visitor.customer_id, hello.after_seq or 0, follow=self._follow
         )
         self.conn.send_first(
             VisitorWelcome(
@@ -89,8 +86,6 @@ class VisitorChannel(Channel):
             )
         )
         if ticket is not None and last_seq is not None:
-            if ticket["id"] != ticket_id:  # a new ticket began between the two reads
-                self._follow(ticket["id"])
             self.conn.push(Settle(ticket["id"], last_seq))
 
     async def cleanup(self) -> None:

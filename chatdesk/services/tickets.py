@@ -7,6 +7,7 @@ and names what is published once the batch commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -165,26 +166,39 @@ class Tickets(TicketService):
         return await self._write(customer_id, op)
 
     async def visitor_state(
-        self, customer_id: int, after_seq: int
+        self, customer_id: int, after_seq: int, follow: Callable[[int], None] | None = None
     ) -> tuple[dict[str, Any] | None, list[TicketEvent], int | None]:
-        """The visitor's current ticket, its public events after ``after_seq``, and its last seq."""
+        """The visitor's current ticket, its public events after ``after_seq``, and its last seq.
+
+        ``follow`` (a hello's subscription) is told the current chat's id before its
+        state is read, so no event stored meanwhile falls between the two, and again
+        if a newer chat began in between. One read session, rows not ORM objects: a
+        reconnect storm is a thousand of these at once.
+        """
         async with self._reads() as session:
-            ticket = await _current_ticket(session, customer_id)
-            if ticket is None:
+            first = None
+            if follow is not None:
+                first = _current_id(
+                    (await session.execute(_LATEST_CHAT_STATE, {"customer": customer_id})).first()
+                )
+                if first is not None:
+                    follow(first)
+            row = (await session.execute(_VISITOR_CHAT, {"customer": customer_id})).first()
+            if _current_id(row) is None:
                 return None, [], None
+            if follow is not None and row.id != first:
+                follow(row.id)
             events = await timeline.events_between(
-                session, ticket.id, after_seq, ticket.last_seq, public_only=True
+                session, row.id, after_seq, row.last_seq, public_only=True
             )
-            return await views.visitor_ticket(session, ticket), events, ticket.last_seq
+            return views.visitor_ticket_of(row, row.assignee_name), events, row.last_seq
 
     async def current_ticket_id(self, customer_id: int) -> int | None:
         """The id of the visitor's current chat (as ``_current_ticket`` decides), read
         without loading the ticket: every hello asks, before it subscribes."""
         async with self._reads() as session:
             row = (await session.execute(_LATEST_CHAT_STATE, {"customer": customer_id})).first()
-        if row is None or row.visibility == "internal" or row.status == "closed":
-            return None
-        return int(row.id)
+        return _current_id(row)
 
     # ------------------------------------------------------------------ agents
 
@@ -486,6 +500,33 @@ _LATEST_CHAT_STATE = (
     .order_by(Ticket.id.desc())
     .limit(1)
 )
+
+
+# A visitor's latest chat as a hello shows it, with its assignee's name.
+_VISITOR_CHAT = (
+    select(
+        Ticket.id,
+        Ticket.status,
+        Ticket.visibility,
+        Ticket.subject,
+        Ticket.last_seq,
+        Ticket.created_at,
+        Ticket.updated_at,
+        Agent.name.label("assignee_name"),
+    )
+    .outerjoin(Agent, Agent.id == Ticket.assignee_id)
+    .where(Ticket.customer_id == bindparam("customer"), Ticket.kind == "customer")
+    .order_by(Ticket.id.desc())
+    .limit(1)
+)
+
+
+def _current_id(row: Any) -> int | None:
+    """The id of a latest-chat row if it is the visitor's current chat (as
+    ``_current_ticket`` decides: not internal, not closed)."""
+    if row is None or row.visibility == "internal" or row.status == "closed":
+        return None
+    return int(row.id)
 
 
 async def _latest_chat(session: AsyncSession, customer_id: int, for_update: bool) -> Ticket | None:

@@ -178,16 +178,21 @@ async def ticket_view(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
 
 async def visitor_ticket(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
     """What a visitor may know of their ticket: no labels, group, priority or agent ids."""
-    assignee = None
+    name = None
     if ticket.assignee_id is not None:
         agent = await session.get(Agent, ticket.assignee_id)
         if agent is not None:
-            assignee = {"name": agent.name}
+            name = agent.name
+    return visitor_ticket_of(ticket, name)
+
+
+def visitor_ticket_of(ticket: Any, assignee_name: str | None) -> dict[str, Any]:
+    """``visitor_ticket`` from a ticket or a row of its columns and the assignee's name."""
     return {
         "id": ticket.id,
         "status": ticket.status,
         "subject": ticket.subject,
-        "assignee": assignee,
+        "assignee": {"name": assignee_name} if assignee_name is not None else None,
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
     }
