@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, make_url, text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatdesk.extensions import extensions
@@ -29,7 +29,7 @@ from chatdesk.services.sla_watch import SlaWatch
 from chatdesk.services.tickets import Tickets
 from chatdesk.services.writer import Writer
 from chatdesk.settings import Settings
-from chatdesk.store.db import make_engine, make_sessionmaker
+from chatdesk.store.db import make_engine, make_sessionmaker, sqlite_connect_args
 from chatdesk.store.sqlite_inline import Checkpointer
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class Desk:
         await broker.start(hub.deliver, hub.resync)
         writer.start()
         if settings.is_sqlite:
-            desk.checkpointer = Checkpointer(str(make_url(settings.database_url).database))
+            desk.checkpointer = Checkpointer(*sqlite_connect_args(settings.database_url))
             desk.checkpointer.start()
         presence.start()
         desk.jobs.append(

@@ -22,6 +22,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_connect_args(database_url: str) -> tuple[list[Any], dict[str, Any]]:
+    """``sqlite3.connect``'s arguments for a SQLite URL, as SQLAlchemy makes them
+    (a ``file:`` URI with ``uri=true`` among them)."""
+    url = make_url(database_url)
+    dialect = create_async_engine(url).dialect  # builds no connection
+    cargs, cparams = dialect.create_connect_args(url)
+    return list(cargs), dict(cparams)
+
+
 def make_engine(settings: Settings, inline: bool = False) -> AsyncEngine:
     """The engine for the settings' database. ``inline`` (SQLite only, for the writer):
     statements run on the event loop, not in aiosqlite's thread (store.sqlite_inline)."""
@@ -29,9 +38,7 @@ def make_engine(settings: Settings, inline: bool = False) -> AsyncEngine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {"pool_size": settings.db_pool_size}
         if inline:
-            url = make_url(settings.database_url)
-            dialect = create_async_engine(url).dialect  # builds no connection
-            cargs, cparams = dialect.create_connect_args(url)
+            cargs, cparams = sqlite_connect_args(settings.database_url)
 
             async def creator() -> Any:
                 return await sqlite_inline.connect(*cargs, **cparams)

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -44,24 +44,44 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class InlineConnection(aiosqlite.Connection):
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        # SQLAlchemy makes aiosqlite's thread a daemon only for connections it opens
+        # itself; one left open must not keep the process from exiting.
+        self._thread.daemon = True
+        # Calls sent to the thread and not finished there yet. While any is, every
+        # call goes to the thread too, behind it: one left running by a cancelled
+        # caller (a rollback after a BEGIN still waiting for the lock, say) must not
+        # be overtaken by a call on the loop.
+        self._in_thread = 0
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        try:
-            return fn(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
-        # Refused before it changed anything: wait for the lock in the thread.
-        return await super()._execute(self._waiting, fn, *args, **kwargs)
+        if not self._in_thread:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+        # Refused before it changed anything (or the thread is busy): in the thread,
+        # where it may wait for the lock.
+        loop = asyncio.get_running_loop()
+        self._in_thread += 1
 
-    def _waiting(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        connection = self._conn
-        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connection.execute("PRAGMA busy_timeout=0")
+        def finished() -> None:
+            self._in_thread -= 1
+
+        def waiting() -> Any:
+            connection = self._conn
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                connection.execute("PRAGMA busy_timeout=0")
+                loop.call_soon_threadsafe(finished)
+
+        return await super()._execute(waiting)
 
 
 def connect(*args: Any, **kwargs: Any) -> InlineConnection:
@@ -85,13 +105,16 @@ class Checkpointer:
 
     PASSIVE: it never waits for or blocks readers and writers; what it cannot copy
     yet (a reader still needs it) goes next time. One per process; several
-    processes' checkpoints simply take turns.
+    processes' checkpoints simply take turns. ``args`` and ``kwargs`` are
+    ``sqlite3.connect``'s, as SQLAlchemy makes them from the database URL.
     """
 
-    def __init__(self, path: str, period_s: float = 1.0) -> None:
-        self._path = path
+    def __init__(self, args: Sequence[Any], kwargs: dict[str, Any], period_s: float = 1.0) -> None:
+        self._args = tuple(args)
+        self._kwargs = {**kwargs, "check_same_thread": False}  # the executor's threads
         self.period_s = period_s
         self._db: sqlite3.Connection | None = None
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.runs = 0
 
@@ -99,10 +122,10 @@ class Checkpointer:
         self._task = asyncio.create_task(self._loop(), name="sqlite-checkpoint")
 
     async def stop(self) -> None:
+        """A last checkpoint after the one in progress, if any, then close."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task  # never cancelled: a checkpoint's thread cannot be
             self._task = None
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self._checkpoint)
@@ -111,17 +134,19 @@ class Checkpointer:
             self._db = None
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.period_s)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.period_s)
+                return
             try:
                 await asyncio.to_thread(self._checkpoint)
             except Exception as exc:  # a full disk, say: the WAL grows; say so, go on
                 log.warning("WAL checkpoint failed: %s: %s", type(exc).__name__, exc)
 
     def _checkpoint(self) -> None:
+        # One call at a time: the loop awaits each before the next.
         if self._db is None:
-            # Used from the executor's threads, one call at a time.
-            self._db = sqlite3.connect(self._path, check_same_thread=False)
+            self._db = sqlite3.connect(*self._args, **self._kwargs)
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         self.runs += 1
