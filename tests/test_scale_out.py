@@ -132,3 +132,51 @@ async def test_a_late_summary_does_not_stop_a_claimed_chat_reaching_its_agent(pa
     assert (await ana.event(ticket, "message", author="visitor"))["body"] == "still there?"
     await v.close()
     await ana.close()
+
+
+async def test_a_late_summary_naming_the_agent_does_not_override_a_newer_one(pair):
+    """The other way round: Ana claims, an admin on the other process takes the chat
+    over, and Ana's process hears the takeover first. Her own claim's summary, late,
+    must not make her socket follow a chat that is no longer hers."""
+    import os
+
+    import msgpack
+    import redis.asyncio as aioredis
+
+    from chatdesk.realtime import bus
+
+    a, b = pair
+    ana = await agent(b, b.login("ana@example.com", "ana-password"))
+    admin = await agent(a, a.login())
+    v = await visitor(a)
+    ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "hi"}))["ticket"]
+    created = await ana.push(lambda f: f["type"] == "queue" and f["ticket"]["id"] == ticket)
+    await admin.ok({"type": "claim", "ticket": ticket})
+    await ana.push(
+        lambda f: (
+            f["type"] == "queue"
+            and f["ticket"]["id"] == ticket
+            and (f["ticket"]["assignee"] or {}).get("name") == "Admin"
+        )
+    )
+    # Ana's claim as it stood before the takeover: older last_seq, Ana as assignee.
+    me = ana.welcome["agent"]
+    claim = {**created["ticket"], "assignee": {"id": me["id"], "name": me["name"]}}
+    late = bus.pack(bus.AGENTS, bus.QueueMsg(claim))
+    publisher = aioredis.from_url(a.backend.redis_url)
+    bundle = os.urandom(8) + b"\x01" + msgpack.packb([late], use_bin_type=True)
+    await publisher.publish(f"{a.backend.redis_prefix}:bus", bundle)
+    await publisher.aclose()
+    await ana.push(
+        lambda f: (
+            f["type"] == "queue"
+            and f["ticket"]["id"] == ticket
+            and (f["ticket"]["assignee"] or {}).get("name") == "Ana"
+        )
+    )
+    await v.ok({"type": "message", "client_msg_id": cid(), "body": "anyone?"})
+    assert (await admin.event(ticket, "message", author="visitor"))["body"] == "anyone?"
+    await ana.quiet(0.5)
+    assert not [p for p in ana.pushes if p["type"] == "event"]
+    for client in (v, ana, admin):
+        await client.close()

@@ -50,6 +50,7 @@ from chatdesk.services.agents import Principal, authenticate
 
 SESSION_COOKIE = "chatdesk_session"
 SYNC_LIMIT = 1000
+DECIDED_KEPT = 4096  # tickets whose newest summary an agent socket remembers
 
 
 class AgentChannel(Channel):
@@ -60,9 +61,10 @@ class AgentChannel(Channel):
         self.agent: Principal | None = None
         self.watched: set[int] = set()
         self.owned: set[int] = set()
-        # ticket -> last_seq of the newest summary that decided whether the agent owns
-        # it: each process publishes after its own commit, so an older summary (a
-        # chat's creation, say) can arrive after the claim's and must not undo it.
+        # ticket -> last_seq of the newest summary seen: each process publishes after
+        # its own commit, so an older summary (a chat's creation, say) can arrive
+        # after the claim's and must not undo it. The most recent tickets only:
+        # summaries cross each other within milliseconds, not thousands of tickets.
         self._decided: dict[int, int] = {}
 
     def origin_ok(self) -> bool:
@@ -92,7 +94,7 @@ class AgentChannel(Channel):
 
     def _own(self, ticket: int, last_seq: int) -> None:
         self.owned.add(ticket)
-        self._decided[ticket] = last_seq
+        self._decided[ticket] = max(last_seq, self._decided.get(ticket, 0))
         if ticket not in self.cursors:
             self.cursors.hold(ticket)
             self.subscribe(bus.ticket_topic(ticket))
@@ -271,8 +273,10 @@ class AgentChannel(Channel):
             c.get("id") == me for c in summary.get("collaborators", [])
         )
         live = summary.get("status") not in ("closed", "spam")
-        if (mine and live) or ticket in self.owned:
-            self._decided[ticket] = seq  # kept after letting go: a late "mine" is stale too
+        self._decided.pop(ticket, None)
+        self._decided[ticket] = seq  # the newest last; whoever it names, "mine" or not
+        if len(self._decided) > DECIDED_KEPT:
+            del self._decided[next(iter(self._decided))]
         if mine and live:
             if ticket not in self.owned:
                 self.owned.add(ticket)
