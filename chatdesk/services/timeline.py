@@ -129,18 +129,19 @@ def pending_event(session: AsyncSession, author_type: str, author_id: int, cmid:
 # On PostgreSQL a batch's events and its tickets' last_seqs go in one statement, its
 # rows as arrays: the text never changes with the batch's size (so it stays prepared)
 # and SQLAlchemy's per-statement work, a third of a batch's CPU, is paid once.
-_PG_APPEND = """
-WITH stored AS (
+_STORE_EVENTS = """
     INSERT INTO events (ticket_id, seq, kind, visibility, author_type, author_id,
                         author_name, body, data, client_msg_id, at)
     SELECT * FROM unnest($1::int[], $2::int[], $3::varchar[], $4::varchar[],
                          $5::varchar[], $6::int[], $7::varchar[], $8::text[],
                          $9::text[]::json[], $10::varchar[], $11::timestamptz[])
-)
-UPDATE tickets SET last_seq = moved.seq, updated_at = moved.at
-FROM unnest($12::int[], $13::int[], $14::timestamptz[]) AS moved(id, seq, at)
-WHERE tickets.id = moved.id
 """
+_MOVE_SEQS = """
+    UPDATE tickets SET last_seq = moved.seq, updated_at = moved.at
+    FROM unnest($12::int[], $13::int[], $14::timestamptz[]) AS moved(id, seq, at)
+    WHERE tickets.id = moved.id
+"""
+_PG_APPEND = f"WITH stored AS ({_STORE_EVENTS}){_MOVE_SEQS}"
 _COLUMNS = (
     "ticket_id",
     "seq",
@@ -158,18 +159,7 @@ _COLUMNS = (
 
 # The same with the batch's notifications, decided at commit: one round trip for
 # both instead of two (services.notifications).
-_PG_APPEND_NOTIFY = """
-WITH stored AS (
-    INSERT INTO events (ticket_id, seq, kind, visibility, author_type, author_id,
-                        author_name, body, data, client_msg_id, at)
-    SELECT * FROM unnest($1::int[], $2::int[], $3::varchar[], $4::varchar[],
-                         $5::varchar[], $6::int[], $7::varchar[], $8::text[],
-                         $9::text[]::json[], $10::varchar[], $11::timestamptz[])
-), seqs AS (
-    UPDATE tickets SET last_seq = moved.seq, updated_at = moved.at
-    FROM unnest($12::int[], $13::int[], $14::timestamptz[]) AS moved(id, seq, at)
-    WHERE tickets.id = moved.id
-)
+_PG_APPEND_NOTIFY = f"""WITH stored AS ({_STORE_EVENTS}), seqs AS ({_MOVE_SEQS})
 INSERT INTO notifications (agent_id, ticket_id, seq, kind, read, at)
 SELECT * FROM unnest($15::int[], $16::int[], $17::int[], $18::varchar[], $19::bool[],
                      $20::timestamptz[])
