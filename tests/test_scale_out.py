@@ -15,6 +15,22 @@ def cid() -> str:
     return uuid.uuid4().hex
 
 
+async def publish_late(server: Server, summary: dict) -> None:
+    """A queue summary on the bus as a third process's late bundle would carry it."""
+    import os
+
+    import msgpack
+    import redis.asyncio as aioredis
+
+    from chatdesk.realtime import bus
+
+    late = bus.pack(bus.AGENTS, bus.QueueMsg(summary))
+    publisher = aioredis.from_url(server.backend.redis_url)
+    bundle = os.urandom(8) + b"\x01" + msgpack.packb([late], use_bin_type=True)
+    await publisher.publish(f"{server.backend.redis_prefix}:bus", bundle)
+    await publisher.aclose()
+
+
 @pytest.fixture(scope="module", params=["sqlite+redis", "postgres"])
 def pair(request, make_backend):
     backend = make_backend(request.param, f"pair-{request.param.replace('+', '-')}")
@@ -98,13 +114,6 @@ async def test_a_late_summary_does_not_stop_a_claimed_chat_reaching_its_agent(pa
     chat's creation can reach the claiming agent's process after the claim's own. The
     agent must go on receiving the visitor's messages: the stale summary (an older
     last_seq, no assignee) is not taken as "this chat is no longer yours"."""
-    import os
-
-    import msgpack
-    import redis.asyncio as aioredis
-
-    from chatdesk.realtime import bus
-
     a, b = pair
     ana = await agent(b, b.login("ana@example.com", "ana-password"))
     v = await visitor(a)
@@ -119,13 +128,7 @@ async def test_a_late_summary_does_not_stop_a_claimed_chat_reaching_its_agent(pa
             and (f["ticket"]["assignee"] or {}).get("name") == "Ana"
         )
     )
-    # The creation's summary once more, as a third process's late bundle would carry it.
-    late = bus.pack(bus.AGENTS, bus.QueueMsg(created["ticket"]))
-    backend = a.backend
-    publisher = aioredis.from_url(backend.redis_url)
-    bundle = os.urandom(8) + b"\x01" + msgpack.packb([late], use_bin_type=True)
-    await publisher.publish(f"{backend.redis_prefix}:bus", bundle)
-    await publisher.aclose()
+    await publish_late(a, created["ticket"])  # the creation's summary once more
     stale = await ana.push(lambda f: f["type"] == "queue" and f["ticket"]["id"] == ticket)
     assert stale["ticket"]["assignee"] is None  # the console orders summaries by last_seq
     await v.ok({"type": "message", "client_msg_id": cid(), "body": "still there?"})
@@ -138,13 +141,6 @@ async def test_a_late_summary_naming_the_agent_does_not_override_a_newer_one(pai
     """The other way round: Ana claims, an admin on the other process takes the chat
     over, and Ana's process hears the takeover first. Her own claim's summary, late,
     must not make her socket follow a chat that is no longer hers."""
-    import os
-
-    import msgpack
-    import redis.asyncio as aioredis
-
-    from chatdesk.realtime import bus
-
     a, b = pair
     ana = await agent(b, b.login("ana@example.com", "ana-password"))
     admin = await agent(a, a.login())
@@ -162,11 +158,7 @@ async def test_a_late_summary_naming_the_agent_does_not_override_a_newer_one(pai
     # Ana's claim as it stood before the takeover: older last_seq, Ana as assignee.
     me = ana.welcome["agent"]
     claim = {**created["ticket"], "assignee": {"id": me["id"], "name": me["name"]}}
-    late = bus.pack(bus.AGENTS, bus.QueueMsg(claim))
-    publisher = aioredis.from_url(a.backend.redis_url)
-    bundle = os.urandom(8) + b"\x01" + msgpack.packb([late], use_bin_type=True)
-    await publisher.publish(f"{a.backend.redis_prefix}:bus", bundle)
-    await publisher.aclose()
+    await publish_late(a, claim)
     await ana.push(
         lambda f: (
             f["type"] == "queue"
