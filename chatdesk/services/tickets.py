@@ -195,7 +195,7 @@ class Tickets(TicketService):
 
     async def current_ticket_id(self, customer_id: int) -> int | None:
         """The id of the visitor's current chat (as ``_current_ticket`` decides), read
-        without loading the ticket: every hello asks, before it subscribes."""
+        without loading the ticket."""
         async with self._reads() as session:
             row = (await session.execute(_LATEST_CHAT_STATE, {"customer": customer_id})).first()
         return _current_id(row)
@@ -484,8 +484,8 @@ async def _current_ticket(
     return ticket
 
 
-# Built once: constructing a statement cost more CPU than running it, and every
-# visitor's hello runs this one twice.
+# Built once: constructing a statement cost more CPU than running it, and a
+# reconnect storm runs the state one and _VISITOR_CHAT (below) for every hello.
 _LATEST_CHAT = (
     select(Ticket)
     .where(Ticket.customer_id == bindparam("customer"), Ticket.kind == "customer")
