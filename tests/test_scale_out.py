@@ -15,6 +15,15 @@ def cid() -> str:
     return uuid.uuid4().hex
 
 
+def assigned_to(ticket: int, name: str):
+    """Matches the queue push of ``ticket`` naming ``name`` as its assignee."""
+    return lambda f: (
+        f["type"] == "queue"
+        and f["ticket"]["id"] == ticket
+        and (f["ticket"]["assignee"] or {}).get("name") == name
+    )
+
+
 async def publish_late(server: Server, summary: dict) -> None:
     """A queue summary on the bus as a third process's late bundle would carry it."""
     import os
@@ -121,13 +130,7 @@ async def test_a_late_summary_does_not_stop_a_claimed_chat_reaching_its_agent(pa
     created = await ana.push(lambda f: f["type"] == "queue" and f["ticket"]["id"] == ticket)
     assert created["ticket"]["assignee"] is None
     await ana.ok({"type": "claim", "ticket": ticket})
-    await ana.push(
-        lambda f: (
-            f["type"] == "queue"
-            and f["ticket"]["id"] == ticket
-            and (f["ticket"]["assignee"] or {}).get("name") == "Ana"
-        )
-    )
+    await ana.push(assigned_to(ticket, "Ana"))
     await publish_late(a, created["ticket"])  # the creation's summary once more
     stale = await ana.push(lambda f: f["type"] == "queue" and f["ticket"]["id"] == ticket)
     assert stale["ticket"]["assignee"] is None  # the console orders summaries by last_seq
@@ -148,24 +151,12 @@ async def test_a_late_summary_naming_the_agent_does_not_override_a_newer_one(pai
     ticket = (await v.ok({"type": "message", "client_msg_id": cid(), "body": "hi"}))["ticket"]
     created = await ana.push(lambda f: f["type"] == "queue" and f["ticket"]["id"] == ticket)
     await admin.ok({"type": "claim", "ticket": ticket})
-    await ana.push(
-        lambda f: (
-            f["type"] == "queue"
-            and f["ticket"]["id"] == ticket
-            and (f["ticket"]["assignee"] or {}).get("name") == "Admin"
-        )
-    )
+    await ana.push(assigned_to(ticket, "Admin"))
     # Ana's claim as it stood before the takeover: older last_seq, Ana as assignee.
     me = ana.welcome["agent"]
     claim = {**created["ticket"], "assignee": {"id": me["id"], "name": me["name"]}}
     await publish_late(a, claim)
-    await ana.push(
-        lambda f: (
-            f["type"] == "queue"
-            and f["ticket"]["id"] == ticket
-            and (f["ticket"]["assignee"] or {}).get("name") == "Ana"
-        )
-    )
+    await ana.push(assigned_to(ticket, "Ana"))
     await v.ok({"type": "message", "client_msg_id": cid(), "body": "anyone?"})
     assert (await admin.event(ticket, "message", author="visitor"))["body"] == "anyone?"
     await ana.quiet(0.5)
