@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chatdesk.services.customers import SITE_CACHE_S
 from tests.client import TIMEOUT, agent, visitor
 from tests.servers import Server, free_port
 
@@ -107,6 +109,35 @@ async def test_metrics_need_the_token_and_move_when_messages_flow(observed):
         assert any(n == name for n, _ in after), name
     assert ("chatdesk_outbound_queue", (("queue", "mail"),)) in after
     assert ("chatdesk_outbound_queue", (("queue", "webhook"),)) in after
+
+
+async def test_a_reconnect_storm_reads_its_site_once(observed):
+    """Hellos arriving together while the site's cache entry is cold share one read:
+    a restart's reconnect storm does not ask the database the same question 1,000
+    times."""
+    server = observed
+    first = [await visitor(server) for _ in range(24)]
+    tokens = [v.welcome["visitor_token"] for v in first]
+    for v in first:
+        await v.close()
+
+    async def reads_of_a_storm() -> float:
+        before = total(scrape(server), "chatdesk_db_query_seconds_count", engine="read")
+        back = await asyncio.gather(*(visitor(server, token=t) for t in tokens))
+        assert all(v.welcome["type"] == "welcome" for v in back)
+        after = total(scrape(server), "chatdesk_db_query_seconds_count", engine="read")
+        for v in back:
+            await v.close()
+        return after - before
+
+    await asyncio.sleep(SITE_CACHE_S + 0.5)  # the site's cache entry expires
+    cold = await reads_of_a_storm()
+    warm = await reads_of_a_storm()  # the site is cached now
+    assert cold <= warm + 1, (cold, warm)
+
+    unknown = await visitor(server, site="no-such-site")
+    assert unknown.welcome["type"] == "error" and unknown.welcome["code"] == "unauthorized"
+    await unknown.close()
 
 
 async def test_logs_are_structured_with_ids_and_keep_bodies_and_addresses_out(observed):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from chatdesk.errors import NotFound, Unauthorized
 from chatdesk.services.agents import check_email
 from chatdesk.services.secrets_ import identity_hmac_ok, new_token, token_hash
 from chatdesk.services.writer import Outcome, Writer
+from chatdesk.store.db import RowReads
 from chatdesk.store.models import Customer, Site
 
 
@@ -51,33 +53,61 @@ _BY_TOKEN = select(Customer.id, Customer.site_id, Customer.name, Customer.email)
 
 
 class Customers:
-    def __init__(self, writer: Writer, reads: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, writer: Writer, reads: async_sessionmaker[AsyncSession], rows: RowReads
+    ) -> None:
         self._writer = writer
         self._reads = reads
+        self._rows = rows
         # Every visitor's hello names its site: a short cache keeps reconnect storms
         # off the database. A site changed here is forgotten at once (forget_sites);
         # other processes see the change within SITE_CACHE_S.
         self._sites: dict[str, tuple[float, Site]] = {}
+        # A reconnect storm's hellos arrive together, when the cache is cold (a restart)
+        # or has just expired: they wait for one read instead of each making it.
+        self._loading: dict[str, asyncio.Task[Site | None]] = {}
+        self._generation = 0
 
     async def site(self, key: str) -> Site:
         cached = self._sites.get(key)
         if cached is not None and time.monotonic() - cached[0] < SITE_CACHE_S:
             return cached[1]
-        async with self._reads() as session:
-            site = await session.scalar(select(Site).where(Site.key == key))
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.create_task(self._load_site(key, self._generation))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        # Shielded: a hello that gives up (its client left) must not cancel the read
+        # the others are waiting for.
+        site = await asyncio.shield(loading)
         if site is None:
             raise Unauthorized("unknown site")
-        if len(self._sites) > 10_000:  # keys are the caller's to choose: stay bounded
-            self._sites.clear()
-        self._sites[key] = (time.monotonic(), site)
         return site
 
+    async def _load_site(self, key: str, generation: int) -> Site | None:
+        async with self._reads() as session:
+            site = await session.scalar(select(Site).where(Site.key == key))
+        if site is not None and generation == self._generation:
+            if len(self._sites) > 10_000:  # keys are the caller's to choose: stay bounded
+                self._sites.clear()
+            self._sites[key] = (time.monotonic(), site)
+        return site
+
+    def _loaded(self, key: str, done: asyncio.Task[Site | None]) -> None:
+        if self._loading.get(key) is done:
+            del self._loading[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have left
+
     def forget_sites(self) -> None:
+        """An admin changed a site: reads already under way may hold the old row."""
+        self._generation += 1
         self._sites.clear()
+        self._loading.clear()
 
     async def by_token(self, site: Site, token: str) -> Visitor:
-        async with self._reads() as session:
-            customer = (await session.execute(_BY_TOKEN, {"hash": token_hash(token)})).first()
+        async with self._rows() as conn:
+            customer = (await conn.execute(_BY_TOKEN, {"hash": token_hash(token)})).first()
         # One answer for unknown and other-site tokens: a token reveals nothing.
         if customer is None or customer.site_id != site.id:
             raise Unauthorized("unknown visitor token")
