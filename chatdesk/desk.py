@@ -29,7 +29,7 @@ from chatdesk.services.sla_watch import SlaWatch
 from chatdesk.services.tickets import Tickets
 from chatdesk.services.writer import Writer
 from chatdesk.settings import Settings
-from chatdesk.store.db import make_engine, make_sessionmaker, sqlite_connect_args
+from chatdesk.store.db import RowReads, make_engine, make_sessionmaker, sqlite_connect_args
 from chatdesk.store.sqlite_inline import Checkpointer
 
 log = logging.getLogger(__name__)
@@ -92,12 +92,14 @@ class Desk:
             writer_engine = _sqlite_writes(make_engine(settings, inline=True))
         else:
             write_engine = writer_engine = engine
-        reads = make_sessionmaker(engine)
+        read_engine = engine
         if not settings.is_sqlite:
             # Reads outside a transaction: at READ COMMITTED every statement sees its
             # own snapshot anyway, and the BEGIN and ROLLBACK around each read
             # session were two of its three round trips (a visitor's hello has four).
-            reads = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+            read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        reads = make_sessionmaker(read_engine)
+        rows: RowReads = read_engine.connect
         writes = make_sessionmaker(write_engine)
         broker: Broker = (
             RedisBroker(settings.redis_url, settings.redis_prefix)
@@ -120,8 +122,8 @@ class Desk:
             hub=hub,
             writer=writer,
             presence=presence,
-            tickets=Tickets(writer, reads),
-            customers=Customers(writer, reads),
+            tickets=Tickets(writer, reads, rows),
+            customers=Customers(writer, reads, rows),
             access=Access(writer, reads),
             masking=Masking(writer, reads, settings.secret_key),
             profiles=CustomerProfiles(writer, reads),

@@ -44,6 +44,7 @@ from chatdesk.services.ticketing import (
     writable,
 )
 from chatdesk.services.writer import Writer
+from chatdesk.store.db import RowReads
 from chatdesk.store.models import (
     Agent,
     Collaborator,
@@ -54,8 +55,11 @@ from chatdesk.store.models import (
 
 
 class Tickets(TicketService):
-    def __init__(self, writer: Writer, reads: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, writer: Writer, reads: async_sessionmaker[AsyncSession], rows: RowReads
+    ) -> None:
         super().__init__(writer, reads)
+        self._rows = rows
         self.banned = BannedWords(reads)
 
     # ------------------------------------------------------------------ visitors
@@ -172,32 +176,32 @@ class Tickets(TicketService):
 
         ``follow`` (a hello's subscription) is told the current chat's id before its
         state is read, so no event stored meanwhile falls between the two, and again
-        if a newer chat began in between. One read session, rows not ORM objects: a
+        if a newer chat began in between. One connection, no session, rows not ORM objects: a
         reconnect storm is a thousand of these at once.
         """
-        async with self._reads() as session:
+        async with self._rows() as conn:
             first = None
             if follow is not None:
                 first = _current_id(
-                    (await session.execute(_LATEST_CHAT_STATE, {"customer": customer_id})).first()
+                    (await conn.execute(_LATEST_CHAT_STATE, {"customer": customer_id})).first()
                 )
                 if first is not None:
                     follow(first)
-            row = (await session.execute(_VISITOR_CHAT, {"customer": customer_id})).first()
+            row = (await conn.execute(_VISITOR_CHAT, {"customer": customer_id})).first()
             if _current_id(row) is None:
                 return None, [], None
             if follow is not None and row.id != first:
                 follow(row.id)
             events = await timeline.events_between(
-                session, row.id, after_seq, row.last_seq, public_only=True
+                conn, row.id, after_seq, row.last_seq, public_only=True
             )
             return views.visitor_ticket_of(row, row.assignee_name), events, row.last_seq
 
     async def current_ticket_id(self, customer_id: int) -> int | None:
         """The id of the visitor's current chat (as ``_current_ticket`` decides), read
         without loading the ticket."""
-        async with self._reads() as session:
-            row = (await session.execute(_LATEST_CHAT_STATE, {"customer": customer_id})).first()
+        async with self._rows() as conn:
+            row = (await conn.execute(_LATEST_CHAT_STATE, {"customer": customer_id})).first()
         return _current_id(row)
 
     # ------------------------------------------------------------------ agents
@@ -397,8 +401,8 @@ class Tickets(TicketService):
     async def events(
         self, ticket_id: int, after_seq: int, up_to: int | None = None, limit: int | None = None
     ) -> list[TicketEvent]:
-        async with self._reads() as session:
-            return await timeline.events_between(session, ticket_id, after_seq, up_to, limit=limit)
+        async with self._rows() as conn:
+            return await timeline.events_between(conn, ticket_id, after_seq, up_to, limit=limit)
 
     async def watch(
         self, ticket_id: int, after_seq: int

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, event, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -294,7 +294,7 @@ def to_event(row: Any) -> TicketEvent:
 
 
 async def events_between(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     ticket_id: int,
     after_seq: int,
     up_to: int | None = None,

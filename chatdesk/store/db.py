@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from chatdesk.settings import Settings
 from chatdesk.store import sqlite_inline
@@ -67,3 +73,9 @@ def make_engine(settings: Settings, inline: bool = False) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# Opens a connection for reads of plain rows (Core statements, no ORM objects). A
+# session's set-up and teardown cost more CPU than a hello's statements themselves
+# (0.45 against 0.34 ms for a visitor found by token, in-process on PostgreSQL).
+RowReads = Callable[[], AsyncConnection]
