@@ -252,12 +252,12 @@ class Generator:
                 self.pending_ack[cmid] = sched
                 self.pending_deliver[cmid] = sched
                 if i & 1:
-                    await agent.ws.send(
+                    agent.send_text(
                         f'{{"type":"send","rid":"{cmid}","ticket":{ticket},'
                         f'"client_msg_id":"{cmid}","body":"t={sched} {pad}"}}'
                     )
                 else:
-                    await visitor.ws.send(
+                    visitor.send_text(
                         f'{{"type":"message","rid":"{cmid}",'
                         f'"client_msg_id":"{cmid}","body":"t={sched} {pad}"}}'
                     )
