@@ -2,7 +2,8 @@
 
     python -m bench.baseline --port 8100 --redis-url redis://127.0.0.1:6379/0 --prefix x
 
-Starlette on uvicorn (``ws="websockets-sansio"``, as ``chatdesk serve``) and Redis
+Starlette on uvicorn (``ws="websockets-sansio"``, the stock protocol that ``chatdesk
+serve`` runs slimmed, ``chatdesk/realtime/wsproto.py``) and Redis
 pub/sub between processes, speaking the part of the contract the load generator uses:
 visitor ``hello``/``message``, agent ``hello``/``claim``/``send``. A message is
 acknowledged at once and published to its ticket's topic, where the visitor and the

@@ -109,7 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        ws="websockets-sansio",
+        ws="chatdesk.realtime.wsproto:LeanWebSocketProtocol",
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=10,
