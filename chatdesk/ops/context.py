@@ -21,7 +21,7 @@ _GIVEN = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
-def _given_id(scope: Scope) -> str | None:
+def given_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text = value.decode("latin-1")
@@ -45,7 +45,7 @@ class RequestContext:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        ident = _given_id(scope) or secrets.token_hex(6)
+        ident = given_id(scope) or secrets.token_hex(6)
         token = current_id.set(("req-" if kind == "http" else "ws-") + ident)
         try:
             if kind == "websocket":
