@@ -8,7 +8,9 @@ memory per connection stays bounded.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,25 +36,52 @@ class _Close:
 
 
 class Connection:
+    """A socket's send queue and its writer task. The task runs only while there is
+    something to send: an idle socket holds no task, no coroutine and no queue."""
+
+    __slots__ = (
+        "_context",
+        "_early",
+        "_items",
+        "_max",
+        "_render",
+        "_started",
+        "_task",
+        "close_code",
+        "closed",
+        "encoding",
+        "websocket",
+    )
+
     def __init__(
         self, websocket: WebSocket, encoding: Encoding, queue_size: int, render: Render
     ) -> None:
         self.websocket = websocket
         self.encoding = encoding
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self._max = queue_size
+        self._items: collections.deque[Any] | None = None  # made on demand, dropped when drained
         self._render = render
         self._task: asyncio.Task[None] | None = None
+        self._context: contextvars.Context | None = None
+        self._started = False
         self.closed = False
         self.close_code: int | None = None
         self._early: list[Any] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._send_loop())
+        # The writer runs in the socket's own context (its log id), whoever pushes.
+        self._context = contextvars.copy_context()
+        self._started = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._task is None and self._started and self._items:
+            self._task = asyncio.create_task(self._send_loop(), context=self._context)
 
     @property
     def backlog(self) -> int:
         """Items waiting to be sent (read by the metrics: slow consumers show here)."""
-        return self._queue.qsize()
+        return len(self._items) if self._items else 0
 
     def pause(self) -> None:
         """Hold pushes until the first frame (welcome) is sent: it must come first."""
@@ -70,15 +99,18 @@ class Connection:
         if self.closed:
             return
         if self._early is not None:
-            if len(self._early) >= self._queue.maxsize:
+            if len(self._early) >= self._max:
                 self.close_soon(TRY_AGAIN_LATER, "too slow: reconnect and sync")
                 return
             self._early.append(item)
             return
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if self._items is None:
+            self._items = collections.deque()
+        elif len(self._items) >= self._max:
             self.close_soon(TRY_AGAIN_LATER, "too slow: reconnect and sync")
+            return
+        self._items.append(item)
+        self._wake()
 
     def send(self, frame: ServerFrame) -> None:
         self.push(frame)
@@ -89,16 +121,20 @@ class Connection:
             return
         self.closed = True
         self.close_code = code
-        if self._queue.full():
+        if self._items is not None and len(self._items) >= self._max:
             # A slow reader: drop the backlog (it catches up by seq when it reconnects) and
             # stop the writer, which is likely stuck waiting for the socket to drain.
-            while not self._queue.empty():
-                self._queue.get_nowait()
+            # Emptied, not only let go: a writer still running holds the same deque.
+            self._items.clear()
+            self._items = None
             if self._task is not None:
                 self._task.cancel()
-            self._task = asyncio.create_task(self._close(code, reason))
+            self._task = asyncio.create_task(self._close(code, reason), context=self._context)
             return
-        self._queue.put_nowait(_Close(code, reason))
+        if self._items is None:
+            self._items = collections.deque()
+        self._items.append(_Close(code, reason))
+        self._wake()
 
     async def _close(self, code: int, reason: str) -> None:
         # The close frame queues behind unread data; the transport's own timeouts end a
@@ -108,9 +144,10 @@ class Connection:
 
     async def _send_loop(self) -> None:
         ws = self.websocket
+        items = self._items
         try:
-            while True:
-                item = await self._queue.get()
+            while items:
+                item = items.popleft()
                 if isinstance(item, _Close):
                     with contextlib.suppress(Exception):
                         await ws.close(item.code, item.reason)
@@ -140,6 +177,11 @@ class Connection:
             self.closed = True
             with contextlib.suppress(Exception):
                 await ws.close(1011)
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+                if items is self._items and not items:
+                    self._items = None
 
     async def wait_closed(self) -> None:
         if self._task is not None:
