@@ -82,8 +82,8 @@ class Channel:
         self.channel_kind = str(websocket.scope.get("path", "")).rsplit("/", 1)[-1]
         self.cursors = Cursors(self._fetch)
         self.topics: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._tasks: set[asyncio.Task[None]] | None = None  # made with the first task
+        self._slots: asyncio.Semaphore | None = None  # made with the first frame
         self._refusals = 0
 
     # -- subclass hooks
@@ -181,6 +181,8 @@ class Channel:
                 if raw["type"] != "hello":
                     raise Unauthorized("the first frame must be 'hello'")
                 await self.hello(raw)
+                first = raw = None  # not kept for the socket's lifetime
+                self._forget_handshake()
             except (TimeoutError, ChatdeskError) as exc:
                 error = exc if isinstance(exc, ChatdeskError) else Unauthorized("no hello in time")
                 if isinstance(error, BadRequest):
@@ -212,7 +214,7 @@ class Channel:
                 self.desk.per_ip.pop(ip, None)
             for topic in list(self.topics):
                 self.unsubscribe(topic)
-            for task in list(self._tasks):
+            for task in list(self._tasks or ()):
                 task.cancel()
             with contextlib.suppress(Exception):
                 await self.cleanup()
@@ -243,21 +245,35 @@ class Channel:
         text = message.get("text")
         return text if text is not None else message.get("bytes") or b""
 
+    def _forget_handshake(self) -> None:
+        """hello has read the handshake's headers: an idle socket need not keep them.
+        Handlers of later frames see no headers or cookies."""
+        ws = self.websocket
+        ws.scope["headers"] = []
+        for cached in ("_headers", "_cookies"):  # Starlette's parsed copies
+            vars(ws).pop(cached, None)
+
     async def _read_loop(self) -> None:
         limit = self.desk.settings.max_frame_bytes
+        # The ASGI receive itself, not WebSocket.receive via _receive: two coroutine
+        # frames fewer held by every idle socket.
+        receive = self.websocket._receive
         while not self.conn.closed:
-            data = await self._receive()
-            if data is None:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
                 return
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
             try:
                 frame = parse(decode(data, self.encoding, limit), self.frames)
             except ChatdeskError as exc:
                 self.conn.send(Error.of(exc, getattr(exc, "rid", None)))
                 continue
+            if self._slots is None:
+                self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
             await self._slots.acquire()
-            task = asyncio.create_task(self._run(frame))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep_task(asyncio.create_task(self._run(frame)))
 
     async def _run(self, frame: ClientFrame) -> None:
         started = time.perf_counter()
@@ -271,12 +287,17 @@ class Channel:
                 Error(getattr(frame, "rid", None), "unavailable", "internal error; retry")
             )
         finally:
+            assert self._slots is not None
             self._slots.release()
             if self._probe is not None:
                 elapsed = time.perf_counter() - started
                 self._probe.observe_ack(self.channel_kind, frame.type, elapsed)
 
     def run_soon(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
+        self._keep_task(asyncio.create_task(coro))
+
+    def _keep_task(self, task: asyncio.Task[None]) -> None:
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

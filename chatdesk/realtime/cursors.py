@@ -15,6 +15,8 @@ FetchAfter = Callable[[int, int, int | None], Awaitable[list[TicketEvent]]]
 
 
 class Cursors:
+    __slots__ = ("_fetch", "_held", "_last")
+
     def __init__(self, fetch: FetchAfter) -> None:
         self._fetch = fetch
         # ticket -> last delivered seq; None while awaiting the first catch-up read.
