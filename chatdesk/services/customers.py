@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -74,11 +75,14 @@ class Customers:
             return cached[1]
         loading = self._loading.get(key)
         if loading is None:
-            loading = asyncio.create_task(self._load_site(key, self._generation))
+            # A context of its own: its log lines belong to no one hello.
+            loading = asyncio.create_task(
+                self._load_site(key, self._generation), context=contextvars.Context()
+            )
             self._loading[key] = loading
             loading.add_done_callback(lambda done: self._loaded(key, done))
-        # Shielded: a hello that gives up (its client left) must not cancel the read
-        # the others are waiting for.
+        # Shielded: a hello cancelled (the server's graceful shutdown running out) must
+        # not cancel the read the others are waiting for.
         site = await asyncio.shield(loading)
         if site is None:
             raise Unauthorized("unknown site")
