@@ -219,6 +219,12 @@ class AgentChannel(Channel):
             case _:
                 raise Forbidden(f"'{frame.type}' is not available yet")
 
+    def render_now(self, item: Any) -> list[Outgoing] | None:
+        if isinstance(item, bus.EventMsg):
+            events = self.cursors.accept_now(item.event)
+            return None if events is None else [e.agent_push() for e in events]
+        return None
+
     async def render(self, item: Any) -> list[Outgoing]:
         agent = self.agent
         match item:

@@ -75,7 +75,11 @@ class Channel:
         self.subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
         self.encoding: Encoding = "msgpack" if self.subprotocol == MSGPACK_PROTOCOL else "json"
         self.conn = Connection(
-            websocket, self.encoding, desk.settings.send_queue_size, self._render_observed
+            websocket,
+            self.encoding,
+            desk.settings.send_queue_size,
+            self._render_observed,
+            self._render_now_observed,
         )
         # Metrics probes of the ops feature, when it runs (chatdesk/ops/metrics.py).
         self._probe = desk.ext.get("ops")
@@ -96,6 +100,11 @@ class Channel:
     async def render(self, item: Any) -> list[Outgoing]:
         raise NotImplementedError
 
+    def render_now(self, item: Any) -> list[Outgoing] | None:
+        """``render`` for items that need no read (a live event with no gap before it),
+        or None: then the item goes through the queue and ``render``."""
+        return None
+
     async def cleanup(self) -> None:
         """Called once when the socket is gone."""
 
@@ -104,6 +113,12 @@ class Channel:
 
     async def _render_observed(self, item: Any) -> list[Outgoing]:
         frames = await self.render(item)
+        if frames and self._probe is not None and isinstance(item, bus.EventMsg):
+            self._probe.observe_push(self.channel_kind, item.event.at)
+        return frames
+
+    def _render_now_observed(self, item: Any) -> list[Outgoing] | None:
+        frames = self.render_now(item)
         if frames and self._probe is not None and isinstance(item, bus.EventMsg):
             self._probe.observe_push(self.channel_kind, item.event.at)
         return frames

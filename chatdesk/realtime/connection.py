@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chatdesk.realtime.protocol import Encoding, Outgoing, ServerFrame, encode
+from chatdesk.realtime.wsproto import SEND_NOW
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ SERVICE_RESTART = 1012
 UNAUTHORIZED = 4401
 CLOSE_WAIT_S = 5.0
 Render = Callable[[Any], Awaitable[list[Outgoing]]]
+# The same, when it can be done without waiting for anything; None when it cannot.
+RenderNow = Callable[[Any], list[Outgoing] | None]
 
 
 class _Close:
@@ -35,9 +38,21 @@ class _Close:
         self.reason = reason
 
 
+class _Rendered:
+    """Frames rendered by a push whose socket stopped taking writes half way."""
+
+    def __init__(self, frames: list[Outgoing]) -> None:
+        self.frames = frames
+
+
 class Connection:
     """A socket's send queue and its writer task. The task runs only while there is
-    something to send: an idle socket holds no task, no coroutine and no queue."""
+    something to send: an idle socket holds no task, no coroutine and no queue.
+
+    A push to an idle socket is written at once, from the pusher's own call, when it
+    needs no read to render and the socket takes writes now (``wsproto.send_now``);
+    only what must wait goes through the queue and the task, and once anything is
+    queued everything after it is, so order holds."""
 
     __slots__ = (
         "_context",
@@ -45,6 +60,8 @@ class Connection:
         "_items",
         "_max",
         "_render",
+        "_render_now",
+        "_send_now",
         "_started",
         "_task",
         "close_code",
@@ -54,13 +71,22 @@ class Connection:
     )
 
     def __init__(
-        self, websocket: WebSocket, encoding: Encoding, queue_size: int, render: Render
+        self,
+        websocket: WebSocket,
+        encoding: Encoding,
+        queue_size: int,
+        render: Render,
+        render_now: RenderNow | None = None,
     ) -> None:
         self.websocket = websocket
         self.encoding = encoding
         self._max = queue_size
         self._items: collections.deque[Any] | None = None  # made on demand, dropped when drained
         self._render = render
+        self._render_now = render_now
+        # Offered by chatdesk's own uvicorn protocol; absent under another server.
+        extensions = websocket.scope.get("extensions") or {}
+        self._send_now: Callable[[str | bytes], bool] | None = extensions.get(SEND_NOW)
         self._task: asyncio.Task[None] | None = None
         self._context: contextvars.Context | None = None
         self._started = False
@@ -105,12 +131,46 @@ class Connection:
             self._early.append(item)
             return
         if self._items is None:
+            if self._task is None and self._started and self._push_now(item):
+                return
             self._items = collections.deque()
         elif len(self._items) >= self._max:
             self.close_soon(TRY_AGAIN_LATER, "too slow: reconnect and sync")
             return
         self._items.append(item)
         self._wake()
+
+    def _push_now(self, item: Any) -> bool:
+        """Render and write ``item`` at once if that needs no waiting; False if it must
+        be queued. Frames the socket stops taking half way are queued, rendered."""
+        send_now = self._send_now
+        if send_now is None:
+            return False
+        if isinstance(item, ServerFrame):
+            frames: list[Outgoing] | None = [item.wire()]
+        elif self._render_now is None:
+            return False
+        else:
+            try:
+                frames = self._render_now(item)
+            except Exception:
+                log.exception("push failed to render; queued instead")
+                return False
+        if frames is None:
+            return False
+        for i, frame in enumerate(frames):
+            try:
+                sent = send_now(encode(frame, self.encoding))
+            except Exception:
+                # The pusher is the hub, with other sockets to serve: never raise to it.
+                log.exception("connection write failed")
+                self.closed = True
+                return True
+            if not sent:
+                self._items = collections.deque([_Rendered(frames[i:])])
+                self._wake()
+                break
+        return True
 
     def send(self, frame: ServerFrame) -> None:
         self.push(frame)
@@ -154,6 +214,8 @@ class Connection:
                     return
                 if isinstance(item, ServerFrame):
                     frames = [item.wire()]
+                elif isinstance(item, _Rendered):
+                    frames = item.frames
                 else:
                     try:
                         frames = await self._render(item)

@@ -56,8 +56,8 @@ class Cursors:
             out.extend(await self.accept(event))
         return out
 
-    async def accept(self, event: TicketEvent) -> list[TicketEvent]:
-        """The events to deliver now, in order, given one that arrived."""
+    def accept_now(self, event: TicketEvent) -> list[TicketEvent] | None:
+        """``accept`` when it needs no read: None (and nothing changed) for a gap."""
         ticket = event.ticket
         if ticket not in self._last:
             return []
@@ -67,9 +67,20 @@ class Cursors:
             return []
         if event.seq <= last:
             return []
-        out: list[TicketEvent] = []
         if event.seq > last + 1:
-            out = [e for e in await self._fetch(ticket, last, event.seq - 1) if e.seq > last]
+            return None
+        self._last[ticket] = event.seq
+        return [event]
+
+    async def accept(self, event: TicketEvent) -> list[TicketEvent]:
+        """The events to deliver now, in order, given one that arrived."""
+        ready = self.accept_now(event)
+        if ready is not None:
+            return ready
+        ticket = event.ticket
+        last = self._last[ticket]
+        assert last is not None
+        out = [e for e in await self._fetch(ticket, last, event.seq - 1) if e.seq > last]
         out.append(event)
         self._last[ticket] = event.seq
         return out

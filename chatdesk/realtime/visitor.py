@@ -160,6 +160,15 @@ class VisitorChannel(Channel):
                 )
                 self.ok(frame.rid, ticket=rated.ticket, seq=rated.seq)
 
+    def render_now(self, item: Any) -> list[Outgoing] | None:
+        if isinstance(item, bus.EventMsg):
+            events = self.cursors.accept_now(item.event)
+            if events is None:
+                return None
+            pushes = [e.visitor_push() for e in events]
+            return [p for p in pushes if p is not None]
+        return None
+
     async def render(self, item: Any) -> list[Outgoing]:
         match item:
             case bus.EventMsg():

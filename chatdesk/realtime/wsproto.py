@@ -14,6 +14,10 @@ from collections import deque
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+
+# The scope extension under which a socket offers ``send_now`` to its application.
+SEND_NOW = "chatdesk.send_now"
 
 
 class Inbox:
@@ -155,6 +159,33 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         # Request for the socket's lifetime: empty it rather than drop it.
         event.headers.clear()
         self.request = None
+        scope = getattr(self, "scope", None)  # none when the handshake was refused
+        if scope is not None:
+            scope["extensions"][SEND_NOW] = self.send_now
+
+    def send_now(self, data: str | bytes) -> bool:
+        """Send one message at once, as send() does for 'websocket.send', when the socket
+        takes it now; False, with nothing sent, when the caller must await the ASGI
+        send instead (before the handshake, closing or closed, or paused by a slow
+        reader). An event pushed to a hundred watchers is then a hundred writes from
+        one loop, with no task, Starlette or ASGI layer per socket."""
+        if (
+            not self.handshake_complete
+            or self.close_sent
+            or self.disconnected
+            or self.initial_response is not None
+            or not self.writable.is_set()
+        ):
+            return False
+        try:
+            if isinstance(data, str):
+                self.conn.send_text(data.encode())
+            else:
+                self.conn.send_binary(data)
+        except InvalidState:
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
     def start_keepalive(self) -> None:
         # Called once, when the 101 has been written: nothing reads the response again.
