@@ -54,6 +54,14 @@ def _denial(status: int, error: ChatdeskError) -> Response:
     return JSONResponse(error.body(), status_code=status, headers=headers)
 
 
+def _payload(message: Any) -> str | bytes | None:
+    """A received ASGI message's text or bytes; None when the client has gone."""
+    if message["type"] == "websocket.disconnect":
+        return None
+    text = message.get("text")
+    return text if text is not None else message.get("bytes") or b""
+
+
 class Settle:
     """Queued after a catch-up reply: live events of ``ticket`` flow from ``seq`` on."""
 
@@ -254,11 +262,7 @@ class Channel:
                 await self.websocket.close(code, error.code)
 
     async def _receive(self) -> str | bytes | None:
-        message = await self.websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return None
-        text = message.get("text")
-        return text if text is not None else message.get("bytes") or b""
+        return _payload(await self.websocket.receive())
 
     def _forget_handshake(self) -> None:
         """hello has read the handshake's headers: an idle socket need not keep them.
@@ -274,12 +278,9 @@ class Channel:
         # frames fewer held by every idle socket.
         receive = self.websocket._receive
         while not self.conn.closed:
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("text")
+            data = _payload(await receive())
             if data is None:
-                data = message.get("bytes") or b""
+                return
             try:
                 frame = parse(decode(data, self.encoding, limit), self.frames)
             except ChatdeskError as exc:

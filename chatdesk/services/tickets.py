@@ -176,8 +176,8 @@ class Tickets(TicketService):
 
         ``follow`` (a hello's subscription) is told the current chat's id before its
         state is read, so no event stored meanwhile falls between the two, and again
-        if a newer chat began in between. One connection, no session, rows not ORM objects: a
-        reconnect storm is a thousand of these at once.
+        if a newer chat began in between. One connection, no session, rows not ORM
+        objects: a reconnect storm is a thousand of these at once.
         """
         async with self._rows() as conn:
             first = None
